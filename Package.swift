@@ -1,0 +1,101 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module graph (dependencies point one way):
+//   CTernSupport, CTernCompression  <- KafkaProtocol <- TernNetwork, TernStorage
+//   <- TernCoordinator, TernBroker <- tern (executable: wiring only)
+let package = Package(
+    name: "Tern",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tern", targets: ["tern"]),
+        .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // C: CRC32C (SSE4.2 when the CPU has it, slicing-by-8 otherwise).
+        .target(name: "CTernSupport", cSettings: [.unsafeFlags(["-O3"])]),
+        // C: thin shims over the system zlib, liblz4, libzstd and libsnappy.
+        .target(
+            name: "CTernCompression",
+            linkerSettings: [
+                .linkedLibrary("z"), .linkedLibrary("lz4"),
+                .linkedLibrary("zstd"), .linkedLibrary("snappy"),
+            ]
+        ),
+        // No I/O: wire primitives, generated messages, record batches, compression, error codes.
+        .target(
+            name: "KafkaProtocol",
+            dependencies: [
+                "CTernSupport", "CTernCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Frames, connection pipeline, in-order responses.
+        .target(
+            name: "TernNetwork",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Segmented logs on disk: segments, indexes, recovery, retention, cleaning.
+        .target(
+            name: "TernStorage",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        // Group (and later transaction) coordinators: state machines returning actions.
+        .target(
+            name: "TernCoordinator",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // One file per API, partition state, configuration, request dispatch.
+        .target(
+            name: "TernBroker",
+            dependencies: [
+                "KafkaProtocol", "TernNetwork", "TernStorage", "TernCoordinator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .executableTarget(
+            name: "tern",
+            dependencies: [
+                "TernBroker", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TernNetworkTests", dependencies: [
+            "TernNetwork", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "TernStorageTests", dependencies: ["TernStorage"]),
+        .testTarget(name: "TernCoordinatorTests", dependencies: ["TernCoordinator"]),
+        .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
