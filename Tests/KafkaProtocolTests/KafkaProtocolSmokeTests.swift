@@ -1,0 +1,4 @@
+import Testing
+@testable import KafkaProtocol
+
+@Test func KafkaProtocolLinks() { #expect(Bool(true)) }

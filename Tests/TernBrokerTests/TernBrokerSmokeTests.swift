@@ -1,0 +1,4 @@
+import Testing
+@testable import TernBroker
+
+@Test func TernBrokerLinks() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import TernCoordinator
+
+@Test func TernCoordinatorLinks() { #expect(Bool(true)) }

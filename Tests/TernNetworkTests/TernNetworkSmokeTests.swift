@@ -1,0 +1,4 @@
+import Testing
+@testable import TernNetwork
+
+@Test func TernNetworkLinks() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import TernStorage
+
+@Test func TernStorageLinks() { #expect(Bool(true)) }
