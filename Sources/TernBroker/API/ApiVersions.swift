@@ -1,0 +1,61 @@
+import KafkaProtocol
+import NIOCore
+
+/// ApiVersions (key 18), versions 0-4.
+/// Answers the version ranges Tern implements and has tested (`SupportedApis`), never the whole spec: clients pick
+/// the highest common version. A request at a version above 4 is answered in a v0-encoded body with
+/// UNSUPPORTED_VERSION and the ranges, so the client can retry with a version it finds there (KIP-511).
+/// The response header is always v0, even for flexible versions.
+extension Broker {
+    func apiVersions(_ request: ApiVersionsRequest, _ ctx: RequestContext) -> ApiVersionsResponse {
+        var response = ApiVersionsResponse()
+        response.errorCode = ErrorCode.none.rawValue
+        response.apiKeys = SupportedApis.apiVersionList()
+        return response
+    }
+
+    /// The v0 UNSUPPORTED_VERSION answer, built without decoding the request (its version is unknown to us).
+    func unsupportedApiVersionsResponse(correlationId: Int32, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var response = ApiVersionsResponse()
+        response.errorCode = ErrorCode.unsupportedVersion.rawValue
+        response.apiKeys = SupportedApis.apiVersionList()
+        var out = allocator.buffer(capacity: 512)
+        out.writeInteger(correlationId)
+        // v0 encoding of this schema cannot fail.
+        try? response.write(to: &out, version: 0)
+        return out
+    }
+}
+
+/// The API versions this broker serves. Each range is implemented and covered by tests; widen it only with both.
+public enum SupportedApis {
+    public static let versions: [ApiKey: ClosedRange<Int16>] = [
+        .produce: 3...11,
+        .fetch: 4...17,
+        .listOffsets: 1...10,
+        .metadata: 0...12,
+        .apiVersions: 0...4,
+        .createTopics: 2...7,
+        .deleteTopics: 1...6,
+        .createPartitions: 0...3,
+        .deleteRecords: 0...2,
+        .describeConfigs: 1...4,
+        .alterConfigs: 0...2,
+        .incrementalAlterConfigs: 0...1,
+        .describeCluster: 0...1,
+        .describeLogDirs: 1...4,
+        .describeTopicPartitions: 0...0,
+        .initProducerId: 0...5,
+        .findCoordinator: 0...6,
+    ]
+
+    static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {
+        versions.keys.sorted { $0.rawValue < $1.rawValue }.map { key in
+            var v = ApiVersionsResponse.ApiVersion()
+            v.apiKey = key.rawValue
+            v.minVersion = versions[key]!.lowerBound
+            v.maxVersion = versions[key]!.upperBound
+            return v
+        }
+    }
+}

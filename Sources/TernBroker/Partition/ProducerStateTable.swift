@@ -1,0 +1,154 @@
+import KafkaProtocol
+import NIOCore
+
+/// Idempotent-producer state of one partition: per producer id its epoch and the metadata of its last five
+/// batches, so a retried batch is recognised and answered with its original offsets instead of being appended
+/// twice (Kafka's `ProducerStateManager`).
+///
+/// Snapshot format (`producer-state.snapshot` in the partition directory; big-endian):
+/// `version int16 (1) | snapshotOffset int64 | count int32 | count x entry | crc32c uint32 of everything before`
+/// where an entry is `producerId int64 | epoch int16 | batchCount int8 | batchCount x (firstSeq int32,
+/// lastSeq int32, firstOffset int64, lastOffset int64, timestamp int64)`.
+/// After a crash the snapshot may be older than the log: the partition replays batch headers from
+/// `snapshotOffset` to the log end, which restores the same table (a lost snapshot costs a longer replay only).
+public struct ProducerStateTable: Sendable {
+    public static let retainedBatches = 5
+
+    public struct BatchMetadata: Sendable, Equatable {
+        public var firstSequence: Int32
+        public var lastSequence: Int32
+        public var firstOffset: Int64
+        public var lastOffset: Int64
+        public var timestamp: Int64
+    }
+
+    public struct Entry: Sendable, Equatable {
+        public var producerEpoch: Int16
+        /// Oldest first, at most `retainedBatches`.
+        public var batches: [BatchMetadata]
+        public var lastSequence: Int32 { batches.last?.lastSequence ?? -1 }
+    }
+
+    /// What the table says about a batch before it is appended.
+    public enum Verdict: Sendable, Equatable {
+        case append
+        /// A retry of a batch already in the log: answer with its original offsets, append nothing.
+        case duplicate(BatchMetadata)
+        case reject(ErrorCode)
+    }
+
+    public private(set) var entries: [Int64: Entry] = [:]
+
+    public init() {}
+
+    /// Checks a batch of an idempotent or transactional producer (producerId >= 0) against the table.
+    public func check(producerId: Int64, producerEpoch: Int16, firstSequence: Int32, lastSequence: Int32) -> Verdict {
+        guard producerId >= 0 else { return .append }
+        guard let current = entries[producerId] else {
+            // Unknown producer (new, or its state expired with the log): any sequence is accepted, as in Kafka.
+            return .append
+        }
+        if producerEpoch < current.producerEpoch { return .reject(.invalidProducerEpoch) }
+        if producerEpoch > current.producerEpoch {
+            return firstSequence == 0 ? .append : .reject(.outOfOrderSequenceNumber)
+        }
+        if let dup = current.batches.first(where: { $0.firstSequence == firstSequence && $0.lastSequence == lastSequence }) {
+            return .duplicate(dup)
+        }
+        let last = current.lastSequence
+        let inSequence = firstSequence == last &+ 1 || (firstSequence == 0 && last == Int32.max) || last == -1
+        return inSequence ? .append : .reject(.outOfOrderSequenceNumber)
+    }
+
+    /// Records an appended batch.
+    public mutating func record(
+        producerId: Int64, producerEpoch: Int16, firstSequence: Int32, lastSequence: Int32,
+        firstOffset: Int64, lastOffset: Int64, timestamp: Int64
+    ) {
+        guard producerId >= 0 else { return }
+        let meta = BatchMetadata(
+            firstSequence: firstSequence, lastSequence: lastSequence,
+            firstOffset: firstOffset, lastOffset: lastOffset, timestamp: timestamp)
+        if var entry = entries[producerId], entry.producerEpoch == producerEpoch {
+            entry.batches.append(meta)
+            if entry.batches.count > Self.retainedBatches { entry.batches.removeFirst() }
+            entries[producerId] = entry
+        } else if let entry = entries[producerId], entry.producerEpoch > producerEpoch {
+            return  // an older epoch never overwrites a newer one (replay of a fenced producer's batches)
+        } else {
+            entries[producerId] = Entry(producerEpoch: producerEpoch, batches: [meta])
+        }
+    }
+
+    /// Records every batch header in `buffer` (replay after a crash, from the snapshot offset on).
+    public mutating func replay(batchesIn buffer: ByteBuffer) {
+        var index = buffer.readerIndex
+        while let header = RecordBatchHeader(peekingAt: index, of: buffer), index + header.totalSize <= buffer.writerIndex {
+            if header.producerId >= 0 && !header.attributes.isControl {
+                record(
+                    producerId: header.producerId, producerEpoch: header.producerEpoch,
+                    firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                    firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp)
+            }
+            index += header.totalSize
+        }
+    }
+
+    /// Forgets producers whose last batch is entirely below `logStartOffset` (retention / DeleteRecords).
+    public mutating func removeEntries(below logStartOffset: Int64) {
+        entries = entries.filter { ($0.value.batches.last?.lastOffset ?? -1) >= logStartOffset }
+    }
+
+    // MARK: Snapshot
+
+    public func snapshot(at offset: Int64) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(Int16(1))
+        buffer.writeInteger(offset)
+        buffer.writeInteger(Int32(entries.count))
+        for (pid, entry) in entries.sorted(by: { $0.key < $1.key }) {
+            buffer.writeInteger(pid)
+            buffer.writeInteger(entry.producerEpoch)
+            buffer.writeInteger(Int8(entry.batches.count))
+            for b in entry.batches {
+                buffer.writeInteger(b.firstSequence)
+                buffer.writeInteger(b.lastSequence)
+                buffer.writeInteger(b.firstOffset)
+                buffer.writeInteger(b.lastOffset)
+                buffer.writeInteger(b.timestamp)
+            }
+        }
+        let crc = CRC32C.checksum(buffer, at: buffer.readerIndex, length: buffer.readableBytes)
+        buffer.writeInteger(crc)
+        return buffer
+    }
+
+    /// Parses a snapshot; nil when it is torn or corrupt (the caller then replays the whole log).
+    public static func load(snapshot: ByteBuffer) -> (table: ProducerStateTable, offset: Int64)? {
+        var buffer = snapshot
+        guard buffer.readableBytes >= 18 else { return nil }
+        let bodyLength = buffer.readableBytes - 4
+        guard let storedCRC = buffer.getInteger(at: buffer.readerIndex + bodyLength, as: UInt32.self),
+              storedCRC == CRC32C.checksum(buffer, at: buffer.readerIndex, length: bodyLength),
+              buffer.readInteger(as: Int16.self) == 1,
+              let offset = buffer.readInteger(as: Int64.self),
+              let count = buffer.readInteger(as: Int32.self), count >= 0, Int(count) <= bodyLength / 11
+        else { return nil }
+        var table = ProducerStateTable()
+        for _ in 0..<count {
+            guard let pid = buffer.readInteger(as: Int64.self), let epoch = buffer.readInteger(as: Int16.self),
+                  let n = buffer.readInteger(as: Int8.self), n >= 0, Int(n) <= retainedBatches
+            else { return nil }
+            var batches: [BatchMetadata] = []
+            for _ in 0..<n {
+                guard let fs = buffer.readInteger(as: Int32.self), let ls = buffer.readInteger(as: Int32.self),
+                      let fo = buffer.readInteger(as: Int64.self), let lo = buffer.readInteger(as: Int64.self),
+                      let ts = buffer.readInteger(as: Int64.self)
+                else { return nil }
+                batches.append(BatchMetadata(firstSequence: fs, lastSequence: ls, firstOffset: fo, lastOffset: lo, timestamp: ts))
+            }
+            table.entries[pid] = Entry(producerEpoch: epoch, batches: batches)
+        }
+        return (table, offset)
+    }
+}
