@@ -1,2 +1,0 @@
-#include "CTernCompression.h"
-int tern_compression_placeholder(void) { return 0; }
