@@ -1,4 +1,0 @@
-import Testing
-@testable import TernNetwork
-
-@Test func TernNetworkLinks() { #expect(Bool(true)) }
