@@ -65,7 +65,7 @@ fi
 # Skip pip entirely when the installed set already matches the pins (the stamp holds the requirements' hash).
 STAMP="$VENV/.tern-requirements.sha256"
 want="$(sha256sum "$REQS" | cut -d' ' -f1)"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$VENV/bin/python" -c 'import confluent_kafka, kafka, aiokafka, pytest, pytest_timeout' >/dev/null 2>&1; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$VENV/bin/python" -c 'import confluent_kafka, kafka, aiokafka, pytest, pytest_timeout, lz4, zstandard, snappy' >/dev/null 2>&1; then
     log "venv up to date"
 else
     log "installing Python requirements"

@@ -283,3 +283,41 @@ def consume_kcat(bootstrap: str, topic: str, count: int | None = None, timeout: 
         out.append(Msg(j["topic"], j["partition"], j["offset"], key.encode() if key is not None else None,
                        val.encode() if val is not None else None, headers, j.get("ts")))
     return out
+
+
+def watermarks(bootstrap: str, topic: str, partitions: int, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
+    """partition -> (log start offset, high watermark), asked of the broker (ListOffsets)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tern-watermarks", "enable.auto.commit": False})
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+                for p in range(partitions)}
+    finally:
+        c.close()
+
+
+def consume_to_end(bootstrap: str, topic: str, partitions: int, timeout: float = 30.0) -> list[Msg]:
+    """Everything from each partition's log start offset up to its current high watermark."""
+    from confluent_kafka import OFFSET_BEGINNING
+    marks = watermarks(bootstrap, topic, partitions)
+    want = {p: hi for p, (lo, hi) in marks.items() if hi > lo}
+    if not want:
+        return []
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tern-assign-only", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in want])
+        out: list[Msg] = []
+        pos = {p: -1 for p in want}
+        deadline = time.monotonic() + timeout
+        while any(pos[p] + 1 < hi for p, hi in want.items()) and time.monotonic() < deadline:
+            for m in c.consume(num_messages=1000, timeout=0.5):
+                if m.error() is not None:
+                    raise AssertionError(f"consumer error: {m.error()}")
+                if m.offset() < want.get(m.partition(), 0):
+                    out.append(Msg(m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                                   _norm_headers(m.headers()), m.timestamp()[1]))
+                    pos[m.partition()] = max(pos[m.partition()], m.offset())
+        short = {p: (pos[p], hi) for p, hi in want.items() if pos[p] + 1 < hi}
+        assert not short, f"did not reach the high watermark within {timeout}s: partition -> (last read, hw) {short}"
+        return out
+    finally:
+        c.close()
