@@ -1,0 +1,83 @@
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import TernNetwork
+import TernStorage
+
+/// A Kafka broker: owns the logs (through `ReplicaManager`), the metadata store, the coordinators, and answers
+/// every request through `RequestDispatcher`. One instance serves all connections concurrently.
+public final class Broker: KafkaRequestHandler, Sendable {
+    public let config: BrokerConfig
+    public let clusterId: String
+    let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
+    let metadataStore: any MetadataStore
+    let replicaManager: ReplicaManager
+    let fetchSessions = FetchSessionCache()
+    let purgatory = FetchPurgatory()
+    let authorizer = Authorizer()
+    let producerIds: ProducerIdManager
+    let coordinator: CoordinatorWiring
+    private let advertised = NIOLockedValueBox<[KafkaListener]>([])
+    private let background = NIOLockedValueBox<[RepeatedTask]>([])
+
+    public init(config: BrokerConfig, eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tern.broker")) throws {
+        self.config = config
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+        guard let firstDir = config.logDirs.first else { throw BrokerError.config("log.dirs: at least one directory is needed") }
+        for dir in config.logDirs {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        self.clusterId = try MetaProperties.loadOrCreate(logDir: firstDir, brokerId: Int32(config.brokerId), logger: logger)
+        self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
+        self.replicaManager = try ReplicaManager(config: config, store: metadataStore, logger: logger)
+        self.producerIds = try ProducerIdManager(directory: firstDir)
+        self.coordinator = CoordinatorWiring()
+        self.advertised.withLockedValue { $0 = config.advertisedListeners }
+    }
+
+    /// Called once the listeners are bound: ports chosen by the OS (port 0) become the advertised ones.
+    public func listenersBound(_ bound: [KafkaListener]) {
+        advertised.withLockedValue { $0 = config.advertised(boundListeners: bound) }
+    }
+
+    /// Opens the internal coordinators and starts background work (retention, cleaning, checkpoints).
+    public func start() throws {
+        try coordinator.start(broker: self)
+        let loop = eventLoopGroup.any()
+        let interval = TimeAmount.milliseconds(Int64(max(config.logRetentionCheckIntervalMs, 100)))
+        let retention = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.replicaManager.runRetention()
+        }
+        let checkpoint = loop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [weak self] _ in
+            self?.replicaManager.checkpoint()
+        }
+        background.withLockedValue { $0 = [retention, checkpoint] }
+    }
+
+    /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.
+    public func shutdown() {
+        background.withLockedValue { tasks in
+            for task in tasks { task.cancel() }
+            tasks = []
+        }
+        purgatory.notifyAll()
+        coordinator.shutdown()
+        replicaManager.shutdown()
+    }
+
+    /// This broker's endpoint on the listener a client connected through (clients connect to exactly this).
+    func advertisedEndpoint(listenerName: String) -> KafkaListener {
+        let all = advertised.withLockedValue { $0 }
+        return all.first { $0.name == listenerName } ?? all.first ?? KafkaListener(
+            name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: .plaintext)
+    }
+
+    var brokerId: Int32 { Int32(config.brokerId) }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}

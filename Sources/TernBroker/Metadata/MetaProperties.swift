@@ -1,0 +1,65 @@
+import Foundation
+import KafkaProtocol
+import Logging
+
+/// `meta.properties` in a log dir, as Kafka writes it: the cluster id the data belongs to and the broker id.
+/// Created with a fresh cluster id on the first start; afterwards the id is kept, so clients see a stable cluster.
+enum MetaProperties {
+    static func loadOrCreate(logDir: String, brokerId: Int32, logger: Logger) throws -> String {
+        let path = (logDir as NSString).appendingPathComponent("meta.properties")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("cluster.id=") {
+                let id = String(line.dropFirst("cluster.id=".count)).trimmingCharacters(in: .whitespaces)
+                if !id.isEmpty { return id }
+            }
+            logger.warning("\(path) has no cluster.id; writing a new one")
+        }
+        let id = KafkaUUID.random().description
+        let text = "#\n#Written by Tern\nversion=1\ncluster.id=\(id)\nnode.id=\(brokerId)\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return id
+    }
+}
+
+/// Hands out producer ids for InitProducerId. Ids are reserved in blocks persisted to the log dir before use,
+/// so a restart never hands out an id twice (Kafka allocates blocks of 1000 through the controller likewise).
+final class ProducerIdManager: Sendable {
+    private let path: String
+    private let state: NIOLockedBox
+
+    private struct State {
+        var next: Int64
+        var reservedUntil: Int64
+    }
+
+    private final class NIOLockedBox: @unchecked Sendable {
+        let lock = NSLock()
+        var value: State
+        init(_ value: State) { self.value = value }
+    }
+
+    static let blockSize: Int64 = 1000
+
+    init(directory: String) throws {
+        path = (directory as NSString).appendingPathComponent("__tern_producer_ids")
+        var start: Int64 = 0
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+           let value = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            start = value
+        }
+        state = NIOLockedBox(State(next: start, reservedUntil: start))
+    }
+
+    func nextProducerId() throws -> Int64 {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        if state.value.next >= state.value.reservedUntil {
+            let until = state.value.reservedUntil + Self.blockSize
+            try String(until).write(toFile: path, atomically: true, encoding: .utf8)
+            state.value.reservedUntil = until
+        }
+        let id = state.value.next
+        state.value.next += 1
+        return id
+    }
+}
