@@ -37,16 +37,8 @@ public enum SupportedApis {
         .apiVersions: 0...4,
         .createTopics: 2...7,
         .deleteTopics: 1...6,
-        .createPartitions: 0...3,
-        .deleteRecords: 0...2,
-        .describeConfigs: 1...4,
-        .alterConfigs: 0...2,
-        .incrementalAlterConfigs: 0...1,
         .describeCluster: 0...1,
-        .describeLogDirs: 1...4,
-        .describeTopicPartitions: 0...0,
         .initProducerId: 0...5,
-        .findCoordinator: 0...6,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

@@ -1,0 +1,113 @@
+import KafkaProtocol
+import TernStorage
+
+/// Topic creation and deletion shared by CreateTopics, Metadata/Produce auto-creation and DeleteTopics.
+/// Validation follows Kafka: name rules, partitions >= 1, replication factor within the live brokers,
+/// configs that parse, explicit assignments consistent.
+extension Broker {
+    struct TopicCreationFailure: Error {
+        var code: ErrorCode
+        var message: String
+    }
+
+    /// Creates (or, with `validateOnly`, only checks) a topic. `partitions`/`replicationFactor` -1 mean the
+    /// broker defaults (`num.partitions`, `default.replication.factor`).
+    @discardableResult
+    func createTopic(
+        name: String, partitions: Int32, replicationFactor: Int16, assignments: [[Int32]] = [],
+        configs: [String: String] = [:], validateOnly: Bool = false, isInternal: Bool = false
+    ) throws(TopicCreationFailure) -> TopicMetadata {
+        if let problem = TopicName.validate(name) { throw TopicCreationFailure(code: .invalidTopicException, message: problem) }
+        if metadataStore.topic(named: name) != nil {
+            throw TopicCreationFailure(code: .topicAlreadyExists, message: "Topic '\(name)' already exists.")
+        }
+        let liveBrokers: [Int32] = [brokerId]
+        var assignment: [[Int32]]
+        if !assignments.isEmpty {
+            if partitions != -1 || replicationFactor != -1 {
+                throw TopicCreationFailure(
+                    code: .invalidRequest,
+                    message: "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+            }
+            for replicas in assignments {
+                if replicas.isEmpty || Set(replicas).count != replicas.count {
+                    throw TopicCreationFailure(code: .invalidReplicaAssignment, message: "Duplicate or empty replica ids in the assignment")
+                }
+                if let unknown = replicas.first(where: { !liveBrokers.contains($0) }) {
+                    throw TopicCreationFailure(code: .invalidReplicaAssignment, message: "Unknown broker \(unknown) in the assignment")
+                }
+            }
+            assignment = assignments
+        } else {
+            let count = partitions == -1 ? Int32(config.numPartitions) : partitions
+            let rf = replicationFactor == -1 ? Int16(config.defaultReplicationFactor) : replicationFactor
+            if count <= 0 {
+                throw TopicCreationFailure(code: .invalidPartitions, message: "Number of partitions must be larger than 0.")
+            }
+            if rf <= 0 {
+                throw TopicCreationFailure(code: .invalidReplicationFactor, message: "Replication factor must be larger than 0.")
+            }
+            if Int(rf) > liveBrokers.count {
+                throw TopicCreationFailure(
+                    code: .invalidReplicationFactor,
+                    message: "Unable to replicate the partition \(rf) time(s): The target replication factor of \(rf) cannot be reached because only \(liveBrokers.count) broker(s) are registered.")
+            }
+            assignment = (0..<Int(count)).map { _ in Array(liveBrokers.prefix(Int(rf))) }
+        }
+        for (key, _) in configs where !LogConfig.names.contains(key) {
+            throw TopicCreationFailure(code: .invalidConfig, message: "Unknown topic config name: \(key)")
+        }
+        do {
+            _ = try LogConfig(configs, defaults: replicaManager.defaultLogConfig)
+        } catch {
+            throw TopicCreationFailure(code: .invalidConfig, message: "\(error)")
+        }
+        let topic = TopicMetadata(
+            name: name, topicId: KafkaUUID.random().description, assignment: assignment, configs: configs,
+            isInternal: isInternal)
+        if validateOnly { return topic }
+        do {
+            guard try metadataStore.create(topic) else {
+                throw TopicCreationFailure(code: .topicAlreadyExists, message: "Topic '\(name)' already exists.")
+            }
+            try replicaManager.createLogs(for: topic)
+        } catch let failure as TopicCreationFailure {
+            throw failure
+        } catch {
+            logger.error("creating topic \(name) failed: \(error)")
+            throw TopicCreationFailure(code: .kafkaStorageError, message: "\(error)")
+        }
+        logger.info("created topic \(name) with \(assignment.count) partition(s)")
+        return topic
+    }
+
+    /// Auto-creation (Metadata, Produce) with the broker defaults, if `auto.create.topics.enable` allows it.
+    func autoCreateTopic(_ name: String) -> TopicMetadata? {
+        guard config.autoCreateTopicsEnable else { return nil }
+        if let existing = metadataStore.topic(named: name) { return existing }
+        do {
+            return try createTopic(name: name, partitions: -1, replicationFactor: -1)
+        } catch {
+            if error.code == .topicAlreadyExists { return metadataStore.topic(named: name) }
+            return nil
+        }
+    }
+
+    func deleteTopic(named name: String) throws(TopicCreationFailure) -> TopicMetadata {
+        guard config.deleteTopicEnable else {
+            throw TopicCreationFailure(code: .topicDeletionDisabled, message: "Topic deletion is disabled.")
+        }
+        guard let topic = metadataStore.topic(named: name) else {
+            throw TopicCreationFailure(code: .unknownTopicOrPartition, message: "This server does not host this topic-partition.")
+        }
+        do {
+            _ = try metadataStore.delete(named: name)
+            try replicaManager.deleteLogs(of: topic)
+        } catch {
+            throw TopicCreationFailure(code: .kafkaStorageError, message: "\(error)")
+        }
+        for p in 0..<topic.partitionCount { purgatory.notify(.init(topic: name, partition: Int32(p))) }
+        logger.info("deleted topic \(name)")
+        return topic
+    }
+}
