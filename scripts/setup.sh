@@ -36,6 +36,7 @@ else
 fi
 
 # --- Swift ------------------------------------------------------------------------------------------------------
+command -v swift >/dev/null 2>&1 || { [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"; }
 if ! command -v swift >/dev/null 2>&1; then
     if [[ -x /opt/swift/usr/bin/swift ]]; then
         log "swift is at /opt/swift/usr/bin but not on PATH: export PATH=/opt/swift/usr/bin:\$PATH"

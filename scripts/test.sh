@@ -12,7 +12,7 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="/opt/swift/usr/bin:$PATH"
+command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 
 declare -a SUMMARY=()
 FAILED=0
@@ -36,7 +36,7 @@ step "setup" ./scripts/setup.sh || exit 1
 
 # One release build; the interop tests reuse it through TERN_BIN instead of building again.
 if ! step "swift build -c release --product tern" swift build -c release --product tern; then exit 1; fi
-export TERN_BIN="$ROOT/.build/release/tern"
+export TERN_BIN="${TERN_BIN:-$ROOT/.build/release/tern}"
 
 if [[ "${TERN_SKIP_UNIT:-0}" != 1 ]]; then
     step "swift test (unit)" swift test

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `tern` command: the broker and, later, Kafka's command-line tools as subcommands
+/// (`tern topics`, `tern console-producer`, ... mirror `kafka-topics.sh`, `kafka-console-producer.sh`).
+@main
+struct Tern: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tern",
+        abstract: "A Kafka-compatible broker.",
+        subcommands: [ServerCommand.self]
+    )
+}
