@@ -32,7 +32,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
         for dir in config.logDirs {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        self.clusterId = try MetaProperties.loadOrCreate(logDir: firstDir, brokerId: Int32(config.brokerId), logger: logger)
+        self.clusterId = try MetaProperties.loadOrCreate(logDir: firstDir, nodeId: config.brokerId).clusterId
         self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
         self.replicaManager = try ReplicaManager(config: config, store: metadataStore, logger: logger)
         self.producerIds = try ProducerIdManager(directory: firstDir)

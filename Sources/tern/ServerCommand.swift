@@ -54,7 +54,15 @@ struct ServerCommand: AsyncParsableCommand {
 
         let signals = ShutdownSignals()  // before start, so an early SIGTERM is not lost
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let handler = makeRequestHandler(config: config, meta: meta, logger: logger)
+        let broker: Broker
+        do {
+            broker = try makeBroker(config: config, group: group)
+        } catch {
+            logger.critical("cannot start the broker: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        let handler = broker
         let server = KafkaServer(
             configuration: .init(listeners: config.listeners, maxFrameBytes: config.socketRequestMaxBytes),
             requestHandler: handler,
@@ -70,6 +78,16 @@ struct ServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let advertised = config.advertised(boundListeners: bound)
+        broker.listenersBound(bound)
+        do {
+            try broker.start()
+        } catch {
+            logger.critical("cannot start the coordinators: \(error)")
+            await server.shutdown(gracePeriod: .seconds(1))
+            broker.shutdown()
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
         logger.info("advertised listeners: \(advertised.map(\.description).joined(separator: ","))")
         logger.info(
             "Tern started (broker.id=\(config.brokerId)) listening on \(bound.map(\.description).joined(separator: ","))"
@@ -78,7 +96,7 @@ struct ServerCommand: AsyncParsableCommand {
         let signal = await signals.next()
         logger.info("received \(signal), shutting down")
         await server.shutdown(gracePeriod: .seconds(30))
-        await brokerDidStop(handler)
+        broker.shutdown()
         try? await group.shutdownGracefully()
         logger.info("Tern stopped (broker.id=\(config.brokerId))")
     }

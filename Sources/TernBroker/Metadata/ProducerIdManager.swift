@@ -1,25 +1,5 @@
 import Foundation
-import KafkaProtocol
-import Logging
-
-/// `meta.properties` in a log dir, as Kafka writes it: the cluster id the data belongs to and the broker id.
-/// Created with a fresh cluster id on the first start; afterwards the id is kept, so clients see a stable cluster.
-enum MetaProperties {
-    static func loadOrCreate(logDir: String, brokerId: Int32, logger: Logger) throws -> String {
-        let path = (logDir as NSString).appendingPathComponent("meta.properties")
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("cluster.id=") {
-                let id = String(line.dropFirst("cluster.id=".count)).trimmingCharacters(in: .whitespaces)
-                if !id.isEmpty { return id }
-            }
-            logger.warning("\(path) has no cluster.id; writing a new one")
-        }
-        let id = KafkaUUID.random().description
-        let text = "#\n#Written by Tern\nversion=1\ncluster.id=\(id)\nnode.id=\(brokerId)\n"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return id
-    }
-}
+import NIOConcurrencyHelpers
 
 /// Hands out producer ids for InitProducerId. Ids are reserved in blocks persisted to the log dir before use,
 /// so a restart never hands out an id twice (Kafka allocates blocks of 1000 through the controller likewise).
