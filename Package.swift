@@ -94,7 +94,10 @@ let package = Package(
         .testTarget(name: "TernNetworkTests", dependencies: [
             "TernNetwork", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "TernStorageTests", dependencies: ["TernStorage"]),
+        .testTarget(name: "TernStorageTests", dependencies: [
+            "TernStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TernCoordinatorTests", dependencies: ["TernCoordinator"]),
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker"]),
     ],
