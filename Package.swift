@@ -97,7 +97,10 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "TernStorageTests", dependencies: ["TernStorage"]),
+        .testTarget(name: "TernStorageTests", dependencies: [
+            "TernStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TernCoordinatorTests", dependencies: ["TernCoordinator"]),
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker"]),
     ],

@@ -53,6 +53,7 @@ extension Log {
             while state.segments.count > 1, state.segments.last!.baseOffset >= offset {
                 try state.segments.removeLast().deleteFiles()
             }
+            state.truncations += 1
             let active = state.segments.last!
             let removed = try active.truncate(to: offset)
             state.logEndOffset = try active.readNextOffset() ?? active.baseOffset
@@ -72,6 +73,7 @@ extension Log {
     }
 
     private func truncateFullyLocked(startingAt offset: Int64) throws {
+        state.truncations += 1
         for segment in state.segments { try segment.deleteFiles() }
         state.segments = [try LogSegment.create(dir: dir, baseOffset: offset, config: state.config, now: clock.nowMs(), logger: logger)]
         state.logStartOffset = offset
@@ -176,15 +178,6 @@ extension Log {
             for segment in state.segments { try segment.close() }
             state.recoveryPoint = state.logEndOffset
             state.closed = true
-        }
-    }
-
-    /// Closes the log and removes its directory (DeleteTopics, partition reassignment).
-    func deleteAllFiles() throws {
-        try lock.withLock {
-            state.closed = true
-            state.segments.removeAll()
-            try FileSystem.removeTree(dir)
         }
     }
 }

@@ -33,8 +33,11 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
         var lastFlushMs: Int64
         var epochCache: LeaderEpochCache
         var closed = false
-        /// First offset not yet compacted (cleaner checkpoint, kept in memory).
+        /// First offset not yet compacted (cleaner checkpoint, kept in memory: after a restart the cleaner
+        /// rescans from the log start, which costs time but never correctness).
         var firstDirtyOffset: Int64
+        /// Bumped by every truncation, so a cleaner pass started before one does not swap in stale segments.
+        var truncations = 0
     }
 
     /// Guarded by `lock`.

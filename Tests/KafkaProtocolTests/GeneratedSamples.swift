@@ -3142,8 +3142,7 @@ extension LeaveGroupResponse: SampledMessage {}
 
 extension ListClientMetricsResourcesRequest {
     static func sample(version: Int16) -> ListClientMetricsResourcesRequest {
-        var value = ListClientMetricsResourcesRequest()
-        return value
+        return ListClientMetricsResourcesRequest()
     }
 }
 extension ListClientMetricsResourcesRequest: SampledMessage {}

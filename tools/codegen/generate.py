@@ -172,7 +172,7 @@ class Field:
         return t + "?" if self.optional else t
 
     def default_is_null(self):
-        return str(self.default).lower() in ("null", "none")
+        return self.default is not None and str(self.default).lower() in ("null", "none")
 
     def default_expr(self):
         d = self.default
@@ -690,7 +690,10 @@ def gen_sample_struct(struct, qualified):
             out.append("        " + stmt)
         else:
             out.append("        if %s { %s }" % (present, stmt))
-    out.append("        return value")
+    if len(out) == 3:  # nothing to set in any version
+        out[2] = "        return %s()" % qualified
+    else:
+        out.append("        return value")
     out.append("    }")
     out.append("}")
     return out

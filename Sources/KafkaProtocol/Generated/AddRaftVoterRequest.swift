@@ -10,7 +10,7 @@ public struct AddRaftVoterRequest: KafkaRequestMessage, Equatable {
     public static let lowestSupportedVersion: Int16 = 0
     public static let highestSupportedVersion: Int16 = 0
 
-    public var clusterId: String? = nil
+    public var clusterId: String? = ""
     public var timeoutMs: Int32 = 0
     /// The replica id of the voter getting added to the topic partition
     public var voterId: Int32 = 0

@@ -14,7 +14,7 @@ public struct AddRaftVoterResponse: KafkaResponseMessage, Equatable {
     /// The error code, or 0 if there was no error
     public var errorCode: Int16 = 0
     /// The error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
 
     /// Every field at its spec default.
     public init() {}

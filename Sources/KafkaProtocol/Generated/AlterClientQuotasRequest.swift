@@ -109,7 +109,7 @@ extension AlterClientQuotasRequest {
         /// The entity type.
         public var entityType: String = ""
         /// The name of the entity, or null if the default.
-        public var entityName: String? = nil
+        public var entityName: String? = ""
 
         /// Every field at its spec default.
         public init() {}

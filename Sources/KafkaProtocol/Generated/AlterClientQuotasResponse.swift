@@ -58,7 +58,7 @@ extension AlterClientQuotasResponse {
         /// The error code, or `0` if the quota alteration succeeded.
         public var errorCode: Int16 = 0
         /// The error message, or `null` if the quota alteration succeeded.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The quota entity to alter.
         public var entity: [EntityData] = []
 
@@ -103,7 +103,7 @@ extension AlterClientQuotasResponse {
         /// The entity type.
         public var entityType: String = ""
         /// The name of the entity, or null if the default.
-        public var entityName: String? = nil
+        public var entityName: String? = ""
 
         /// Every field at its spec default.
         public init() {}

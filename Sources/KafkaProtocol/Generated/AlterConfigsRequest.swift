@@ -104,7 +104,7 @@ extension AlterConfigsRequest {
         /// The configuration key name.
         public var name: String = ""
         /// The value to set for the configuration key.
-        public var value: String? = nil
+        public var value: String? = ""
 
         /// Every field at its spec default.
         public init() {}

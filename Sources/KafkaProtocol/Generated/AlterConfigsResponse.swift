@@ -58,7 +58,7 @@ extension AlterConfigsResponse {
         /// The resource error code.
         public var errorCode: Int16 = 0
         /// The resource error message, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The resource type.
         public var resourceType: Int8 = 0
         /// The resource name.

@@ -14,7 +14,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage, Equatab
     /// The top-level error code, or 0 if there was no error.
     public var errorCode: Int16 = 0
     /// The top-level error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// The responses to topics to reassign.
     public var responses: [ReassignableTopicResponse] = []
 
@@ -97,7 +97,7 @@ extension AlterPartitionReassignmentsResponse {
         /// The error code for this partition, or 0 if there was no error.
         public var errorCode: Int16 = 0
         /// The error message for this partition, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
 
         /// Every field at its spec default.
         public init() {}

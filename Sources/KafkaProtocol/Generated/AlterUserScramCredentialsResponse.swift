@@ -54,7 +54,7 @@ extension AlterUserScramCredentialsResponse {
         /// The error code.
         public var errorCode: Int16 = 0
         /// The error message, if any.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
 
         /// Every field at its spec default.
         public init() {}

@@ -21,7 +21,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage, Equatable {
     /// The features on this broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
     public var features: [Feature] = []
     /// The rack which this broker is in.
-    public var rack: String? = nil
+    public var rack: String? = ""
     /// If the required configurations for ZK migration are present, this value is set to true
     public var isMigratingZkBroker: Bool = false
     /// Log directories configured in this broker which are available.

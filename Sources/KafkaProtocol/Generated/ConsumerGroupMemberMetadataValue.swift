@@ -9,9 +9,9 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 0
 
     /// The (optional) instance id.
-    public var instanceId: String? = nil
+    public var instanceId: String? = ""
     /// The (optional) rack id.
-    public var rackId: String? = nil
+    public var rackId: String? = ""
     /// The client id.
     public var clientId: String = ""
     /// The client host.
@@ -19,13 +19,13 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage, Equatable {
     /// The list of subscribed topic names.
     public var subscribedTopicNames: [String] = []
     /// The subscribed topic regular expression.
-    public var subscribedTopicRegex: String? = nil
+    public var subscribedTopicRegex: String? = ""
     /// The rebalance timeout
     public var rebalanceTimeoutMs: Int32 = -1
     /// The server assignor to use; or null if not used.
-    public var serverAssignor: String? = nil
+    public var serverAssignor: String? = ""
     /// The classic member metadata which includes the supported protocols of the consumer if it uses the classic protocol. The metadata is null if the consumer uses the consumer protocol.
-    public var classicMemberMetadata: ClassicMemberMetadata? = nil
+    public var classicMemberMetadata: ClassicMemberMetadata? = ClassicMemberMetadata()
 
     /// Every field at its spec default.
     public init() {}
@@ -82,7 +82,7 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage, Equatable {
         buffer.writeInteger(self.rebalanceTimeoutMs)
         try buffer.writeKafkaNullableString(self.serverAssignor, compact: true, nullable: true, field: "ConsumerGroupMemberMetadataValue.serverAssignor", version: version)
         var taggedFieldCount: UInt32 = 0
-        let writeClassicMemberMetadata = self.classicMemberMetadata != nil
+        let writeClassicMemberMetadata = self.classicMemberMetadata != ClassicMemberMetadata()
         if writeClassicMemberMetadata { taggedFieldCount += 1 }
         buffer.writeUnsignedVarint(taggedFieldCount)
         if writeClassicMemberMetadata {

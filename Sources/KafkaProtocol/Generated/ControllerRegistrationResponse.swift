@@ -14,7 +14,7 @@ public struct ControllerRegistrationResponse: KafkaResponseMessage, Equatable {
     /// The response error code.
     public var errorCode: Int16 = 0
     /// The response error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
 
     /// Every field at its spec default.
     public init() {}

@@ -58,7 +58,7 @@ extension CreateAclsResponse {
         /// The result error, or zero if there was no error.
         public var errorCode: Int16 = 0
         /// The result message, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
 
         /// Every field at its spec default.
         public init() {}

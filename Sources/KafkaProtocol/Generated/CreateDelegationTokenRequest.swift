@@ -11,9 +11,9 @@ public struct CreateDelegationTokenRequest: KafkaRequestMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 3
 
     /// The principal type of the owner of the token. If it's null it defaults to the token request principal.
-    public var ownerPrincipalType: String? = nil
+    public var ownerPrincipalType: String? = ""
     /// The principal name of the owner of the token. If it's null it defaults to the token request principal.
-    public var ownerPrincipalName: String? = nil
+    public var ownerPrincipalName: String? = ""
     /// A list of those who are allowed to renew this token before it expires.
     public var renewers: [CreatableRenewers] = []
     /// The maximum lifetime of the token in milliseconds, or -1 to use the server side default.

@@ -65,7 +65,7 @@ extension CreatePartitionsRequest {
         /// The new partition count.
         public var count: Int32 = 0
         /// The new partition assignments.
-        public var assignments: [CreatePartitionsAssignment]? = nil
+        public var assignments: [CreatePartitionsAssignment]? = []
 
         /// Every field at its spec default.
         public init() {}

@@ -170,7 +170,7 @@ extension CreateTopicsRequest {
         /// The configuration name.
         public var name: String = ""
         /// The configuration value.
-        public var value: String? = nil
+        public var value: String? = ""
 
         /// Every field at its spec default.
         public init() {}

@@ -66,7 +66,7 @@ extension CreateTopicsResponse {
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
         /// The error message, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// Optional topic config error returned if configs are not returned in the response.
         public var topicConfigErrorCode: Int16 = 0
         /// Number of partitions of the topic.
@@ -74,7 +74,7 @@ extension CreateTopicsResponse {
         /// Replication factor of the topic.
         public var replicationFactor: Int16 = -1
         /// Configuration of the topic.
-        public var configs: [CreatableTopicConfigs]? = nil
+        public var configs: [CreatableTopicConfigs]? = []
 
         /// Every field at its spec default.
         public init() {}
@@ -173,7 +173,7 @@ extension CreateTopicsResponse {
         /// The configuration name.
         public var name: String = ""
         /// The configuration value.
-        public var value: String? = nil
+        public var value: String? = ""
         /// True if the configuration is read-only.
         public var readOnly: Bool = false
         /// The configuration source.

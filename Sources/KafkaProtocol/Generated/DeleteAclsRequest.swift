@@ -55,13 +55,13 @@ extension DeleteAclsRequest {
         /// The resource type.
         public var resourceTypeFilter: Int8 = 0
         /// The resource name.
-        public var resourceNameFilter: String? = nil
+        public var resourceNameFilter: String? = ""
         /// The pattern type.
         public var patternTypeFilter: Int8 = 3
         /// The principal filter, or null to accept all principals.
-        public var principalFilter: String? = nil
+        public var principalFilter: String? = ""
         /// The host filter, or null to accept all hosts.
-        public var hostFilter: String? = nil
+        public var hostFilter: String? = ""
         /// The ACL operation.
         public var operation: Int8 = 0
         /// The permission type.

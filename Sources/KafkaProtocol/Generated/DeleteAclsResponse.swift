@@ -58,7 +58,7 @@ extension DeleteAclsResponse {
         /// The error code, or 0 if the filter succeeded.
         public var errorCode: Int16 = 0
         /// The error message, or null if the filter succeeded.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The ACLs which matched this filter.
         public var matchingAcls: [DeleteAclsMatchingAcl] = []
 
@@ -103,7 +103,7 @@ extension DeleteAclsResponse {
         /// The deletion error code, or 0 if the deletion succeeded.
         public var errorCode: Int16 = 0
         /// The deletion error message, or null if the deletion succeeded.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The ACL resource type.
         public var resourceType: Int8 = 0
         /// The ACL resource name.

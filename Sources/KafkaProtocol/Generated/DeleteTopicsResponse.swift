@@ -60,7 +60,7 @@ extension DeleteTopicsResponse {
     /// The results for each topic we tried to delete.
     public struct DeletableTopicResult: Sendable, Equatable {
         /// The topic name
-        public var name: String? = nil
+        public var name: String? = ""
         /// the unique topic ID
         public var topicId: KafkaUUID = .zero
         /// The deletion error, or 0 if the deletion succeeded.

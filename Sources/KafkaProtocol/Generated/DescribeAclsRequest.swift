@@ -13,13 +13,13 @@ public struct DescribeAclsRequest: KafkaRequestMessage, Equatable {
     /// The resource type.
     public var resourceTypeFilter: Int8 = 0
     /// The resource name, or null to match any resource name.
-    public var resourceNameFilter: String? = nil
+    public var resourceNameFilter: String? = ""
     /// The resource pattern to match.
     public var patternTypeFilter: Int8 = 3
     /// The principal to match, or null to match any principal.
-    public var principalFilter: String? = nil
+    public var principalFilter: String? = ""
     /// The host to match, or null to match any host.
-    public var hostFilter: String? = nil
+    public var hostFilter: String? = ""
     /// The operation to match.
     public var operation: Int8 = 0
     /// The permission type to match.

@@ -61,7 +61,7 @@ extension DescribeClientQuotasRequest {
         /// How to match the entity {0 = exact name, 1 = default name, 2 = any specified name}.
         public var matchType: Int8 = 0
         /// The string to match against, or null if unused for the match type.
-        public var match: String? = nil
+        public var match: String? = ""
 
         /// Every field at its spec default.
         public init() {}

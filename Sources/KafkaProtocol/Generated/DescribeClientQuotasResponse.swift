@@ -14,9 +14,9 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage, Equatable {
     /// The error code, or `0` if the quota description succeeded.
     public var errorCode: Int16 = 0
     /// The error message, or `null` if the quota description succeeded.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// A result entry.
-    public var entries: [EntryData]? = nil
+    public var entries: [EntryData]? = []
 
     /// Every field at its spec default.
     public init() {}
@@ -124,7 +124,7 @@ extension DescribeClientQuotasResponse {
         /// The entity type.
         public var entityType: String = ""
         /// The entity name, or null if the default.
-        public var entityName: String? = nil
+        public var entityName: String? = ""
 
         /// Every field at its spec default.
         public init() {}

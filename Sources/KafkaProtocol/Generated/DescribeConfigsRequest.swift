@@ -73,7 +73,7 @@ extension DescribeConfigsRequest {
         /// The resource name.
         public var resourceName: String = ""
         /// The configuration keys to list, or null to list all configuration keys.
-        public var configurationKeys: [String]? = nil
+        public var configurationKeys: [String]? = []
 
         /// Every field at its spec default.
         public init() {}

@@ -58,7 +58,7 @@ extension DescribeConfigsResponse {
         /// The error code, or 0 if we were able to successfully describe the configurations.
         public var errorCode: Int16 = 0
         /// The error message, or null if we were able to successfully describe the configurations.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The resource type.
         public var resourceType: Int8 = 0
         /// The resource name.
@@ -111,7 +111,7 @@ extension DescribeConfigsResponse {
         /// The configuration name.
         public var name: String = ""
         /// The configuration value.
-        public var value: String? = nil
+        public var value: String? = ""
         /// True if the configuration is read-only.
         public var readOnly: Bool = false
         /// True if the configuration is not set.
@@ -125,7 +125,7 @@ extension DescribeConfigsResponse {
         /// The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD
         public var configType: Int8 = 0
         /// The configuration documentation.
-        public var documentation: String? = nil
+        public var documentation: String? = ""
 
         /// Every field at its spec default.
         public init() {}
@@ -200,7 +200,7 @@ extension DescribeConfigsResponse {
         /// The synonym name.
         public var name: String = ""
         /// The synonym value.
-        public var value: String? = nil
+        public var value: String? = ""
         /// The synonym source.
         public var source: Int8 = 0
 

@@ -11,7 +11,7 @@ public struct DescribeDelegationTokenRequest: KafkaRequestMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 3
 
     /// Each owner that we want to describe delegation tokens for, or null to describe all tokens.
-    public var owners: [DescribeDelegationTokenOwner]? = nil
+    public var owners: [DescribeDelegationTokenOwner]? = []
 
     /// Every field at its spec default.
     public init() {}

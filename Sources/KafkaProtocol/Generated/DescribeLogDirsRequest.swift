@@ -11,7 +11,7 @@ public struct DescribeLogDirsRequest: KafkaRequestMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 4
 
     /// Each topic that we want to describe log directories for, or null for all topics.
-    public var topics: [DescribableLogDirTopic]? = nil
+    public var topics: [DescribableLogDirTopic]? = []
 
     /// Every field at its spec default.
     public init() {}

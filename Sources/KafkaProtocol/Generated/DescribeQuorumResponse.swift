@@ -12,7 +12,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage, Equatable {
     /// The top level error code.
     public var errorCode: Int16 = 0
     /// The error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     public var topics: [TopicData] = []
     public var nodes: [Node] = []
 
@@ -108,7 +108,7 @@ extension DescribeQuorumResponse {
         public var partitionIndex: Int32 = 0
         public var errorCode: Int16 = 0
         /// The error message, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = 0
         /// The latest known leader epoch

@@ -65,7 +65,7 @@ extension DescribeTopicPartitionsResponse {
         /// The topic error, or 0 if there was no error.
         public var errorCode: Int16 = 0
         /// The topic name.
-        public var name: String? = nil
+        public var name: String? = ""
         /// The topic id.
         public var topicId: KafkaUUID = .zero
         /// True if the topic is internal.

@@ -11,7 +11,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequestMessage, Equatabl
     public static let highestSupportedVersion: Int16 = 0
 
     /// The users to describe, or null/empty to describe all users.
-    public var users: [UserName]? = nil
+    public var users: [UserName]? = []
 
     /// Every field at its spec default.
     public init() {}

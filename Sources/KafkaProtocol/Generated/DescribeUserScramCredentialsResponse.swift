@@ -14,7 +14,7 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponseMessage, Equata
     /// The message-level error code, 0 except for user authorization or infrastructure issues.
     public var errorCode: Int16 = 0
     /// The message-level error message, if any.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// The results for descriptions, one per user.
     public var results: [DescribeUserScramCredentialsResult] = []
 
@@ -62,7 +62,7 @@ extension DescribeUserScramCredentialsResponse {
         /// The user-level error code.
         public var errorCode: Int16 = 0
         /// The user-level error message, if any.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
         /// The mechanism and related information associated with the user's SCRAM credentials.
         public var credentialInfos: [CredentialInfo] = []
 

@@ -13,7 +13,7 @@ public struct ElectLeadersRequest: KafkaRequestMessage, Equatable {
     /// Type of elections to conduct for the partition. A value of '0' elects the preferred replica. A value of '1' elects the first live replica if there are no in-sync replica.
     public var electionType: Int8 = 0
     /// The topic partitions to elect leaders.
-    public var topicPartitions: [TopicPartitions]? = nil
+    public var topicPartitions: [TopicPartitions]? = []
     /// The time in ms to wait for the election to complete.
     public var timeoutMs: Int32 = 60000
 

@@ -13,7 +13,7 @@ public struct EnvelopeRequest: KafkaRequestMessage, Equatable {
     /// The embedded request header and data.
     public var requestData: ByteBuffer = ByteBuffer()
     /// Value of the initial client principal when the request is redirected by a broker.
-    public var requestPrincipal: ByteBuffer? = nil
+    public var requestPrincipal: ByteBuffer? = ByteBuffer()
     /// The original client's address in bytes.
     public var clientHostAddress: ByteBuffer = ByteBuffer()
 

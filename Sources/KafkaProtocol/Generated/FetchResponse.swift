@@ -175,7 +175,7 @@ extension FetchResponse {
         /// In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request.
         public var snapshotId: SnapshotId = SnapshotId()
         /// The aborted transactions.
-        public var abortedTransactions: [AbortedTransaction]? = nil
+        public var abortedTransactions: [AbortedTransaction]? = []
         /// The preferred read replica for the consumer to use on its next fetch request
         public var preferredReadReplica: Int32 = -1
         /// The record data.

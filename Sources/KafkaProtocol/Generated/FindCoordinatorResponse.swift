@@ -14,7 +14,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage, Equatable {
     /// The error code, or 0 if there was no error.
     public var errorCode: Int16 = 0
     /// The error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// The node id.
     public var nodeId: Int32 = 0
     /// The host name.
@@ -114,7 +114,7 @@ extension FindCoordinatorResponse {
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
         /// The error message, or null if there was no error.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
 
         /// Every field at its spec default.
         public init() {}

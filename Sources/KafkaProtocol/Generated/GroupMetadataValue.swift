@@ -10,8 +10,8 @@ public struct GroupMetadataValue: KafkaMessage, Equatable {
 
     public var protocolType: String = ""
     public var generation: Int32 = 0
-    public var `protocol`: String? = nil
-    public var leader: String? = nil
+    public var `protocol`: String? = ""
+    public var leader: String? = ""
     public var currentStateTimestamp: Int64 = -1
     public var members: [MemberMetadata] = []
 

@@ -106,7 +106,7 @@ extension IncrementalAlterConfigsRequest {
         /// The type (Set, Delete, Append, Subtract) of operation.
         public var configOperation: Int8 = 0
         /// The value to set for the configuration key.
-        public var value: String? = nil
+        public var value: String? = ""
 
         /// Every field at its spec default.
         public init() {}

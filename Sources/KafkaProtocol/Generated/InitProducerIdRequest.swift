@@ -11,7 +11,7 @@ public struct InitProducerIdRequest: KafkaRequestMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 5
 
     /// The transactional id, or null if the producer is not transactional.
-    public var transactionalId: String? = nil
+    public var transactionalId: String? = ""
     /// The time in ms to wait before aborting idle transactions sent by this producer. This is only relevant if a TransactionalId has been defined.
     public var transactionTimeoutMs: Int32 = 0
     /// The producer id. This is used to disambiguate requests if a transactional id is reused following its expiration.

@@ -18,7 +18,7 @@ public struct JoinGroupResponse: KafkaResponseMessage, Equatable {
     /// The group protocol name.
     public var protocolType: String? = nil
     /// The group protocol selected by the coordinator.
-    public var protocolName: String? = nil
+    public var protocolName: String? = ""
     /// The leader of the group.
     public var leader: String = ""
     /// True if the leader must skip running the assignment.

@@ -70,7 +70,7 @@ extension LeaveGroupResponse {
         /// The member ID to remove from the group.
         public var memberId: String = ""
         /// The group instance ID to remove from the group.
-        public var groupInstanceId: String? = nil
+        public var groupInstanceId: String? = ""
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
 

@@ -14,7 +14,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage, Equatabl
     /// The top-level error code, or 0 if there was no error
     public var errorCode: Int16 = 0
     /// The top-level error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// The ongoing reassignments for each topic.
     public var topics: [OngoingTopicReassignment] = []
 

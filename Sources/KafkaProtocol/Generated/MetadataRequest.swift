@@ -11,7 +11,7 @@ public struct MetadataRequest: KafkaRequestMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 12
 
     /// The topics to fetch metadata for.
-    public var topics: [MetadataRequestTopic]? = nil
+    public var topics: [MetadataRequestTopic]? = []
     /// If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so.
     public var allowAutoTopicCreation: Bool = true
     /// Whether to include cluster authorized operations.
@@ -87,7 +87,7 @@ extension MetadataRequest {
         /// The topic id.
         public var topicId: KafkaUUID = .zero
         /// The topic name.
-        public var name: String? = nil
+        public var name: String? = ""
 
         /// Every field at its spec default.
         public init() {}

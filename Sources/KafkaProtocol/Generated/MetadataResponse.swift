@@ -143,7 +143,7 @@ extension MetadataResponse {
         /// The topic error, or 0 if there was no error.
         public var errorCode: Int16 = 0
         /// The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated.
-        public var name: String? = nil
+        public var name: String? = ""
         /// The topic id. Zero for non-existing topics queried by name. This is never zero when ErrorCode is zero. One of Name and TopicId is always populated.
         public var topicId: KafkaUUID = .zero
         /// True if the topic is internal.

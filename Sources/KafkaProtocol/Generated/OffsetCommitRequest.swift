@@ -138,7 +138,7 @@ extension OffsetCommitRequest {
         /// The timestamp of the commit.
         public var commitTimestamp: Int64 = -1
         /// Any associated metadata the client wants to keep.
-        public var committedMetadata: String? = nil
+        public var committedMetadata: String? = ""
 
         /// Every field at its spec default.
         public init() {}

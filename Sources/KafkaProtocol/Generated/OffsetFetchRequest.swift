@@ -13,7 +13,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage, Equatable {
     /// The group to fetch offsets for.
     public var groupId: String = ""
     /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
-    public var topics: [OffsetFetchRequestTopic]? = nil
+    public var topics: [OffsetFetchRequestTopic]? = []
     /// Each group we would like to fetch offsets for
     public var groups: [OffsetFetchRequestGroup] = []
     /// Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions.
@@ -145,7 +145,7 @@ extension OffsetFetchRequest {
         /// The member epoch if using the new consumer protocol (KIP-848).
         public var memberEpoch: Int32 = -1
         /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
-        public var topics: [OffsetFetchRequestTopics]? = nil
+        public var topics: [OffsetFetchRequestTopics]? = []
 
         /// Every field at its spec default.
         public init() {}

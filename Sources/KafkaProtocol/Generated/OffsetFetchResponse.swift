@@ -136,7 +136,7 @@ extension OffsetFetchResponse {
         /// The leader epoch.
         public var committedLeaderEpoch: Int32 = -1
         /// The partition metadata.
-        public var metadata: String? = nil
+        public var metadata: String? = ""
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
 
@@ -258,7 +258,7 @@ extension OffsetFetchResponse {
         /// The leader epoch.
         public var committedLeaderEpoch: Int32 = -1
         /// The partition metadata.
-        public var metadata: String? = nil
+        public var metadata: String? = ""
         /// The partition-level error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
 

@@ -10,7 +10,7 @@ public struct RemoveRaftVoterRequest: KafkaRequestMessage, Equatable {
     public static let lowestSupportedVersion: Int16 = 0
     public static let highestSupportedVersion: Int16 = 0
 
-    public var clusterId: String? = nil
+    public var clusterId: String? = ""
     /// The replica id of the voter getting removed from the topic partition
     public var voterId: Int32 = 0
     /// The directory id of the voter getting removed from the topic partition

@@ -15,7 +15,7 @@ public struct RequestHeader: KafkaMessage, Equatable {
     /// The correlation ID of this request.
     public var correlationId: Int32 = 0
     /// The client ID string.
-    public var clientId: String? = nil
+    public var clientId: String? = ""
 
     /// Every field at its spec default.
     public init() {}

@@ -12,7 +12,7 @@ public struct SaslAuthenticateResponse: KafkaResponseMessage, Equatable {
     /// The error code, or 0 if there was no error.
     public var errorCode: Int16 = 0
     /// The error message, or null if there was no error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// The SASL authentication bytes from the server, as defined by the SASL mechanism.
     public var authBytes: ByteBuffer = ByteBuffer()
     /// Number of milliseconds after which only re-authentication over the existing connection to create a new session can occur.

@@ -13,7 +13,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage, Equatable {
     /// The group identifier.
     public var groupId: String? = nil
     /// The member ID.
-    public var memberId: String? = nil
+    public var memberId: String? = ""
     /// The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests.
     public var shareSessionEpoch: Int32 = 0
     /// The topics containing records to acknowledge.

@@ -9,7 +9,7 @@ public struct ShareGroupMemberMetadataValue: KafkaMessage, Equatable {
     public static let highestSupportedVersion: Int16 = 0
 
     /// The (optional) rack id.
-    public var rackId: String? = nil
+    public var rackId: String? = ""
     /// The client id.
     public var clientId: String = ""
     /// The client host.

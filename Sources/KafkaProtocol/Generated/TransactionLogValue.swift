@@ -21,7 +21,7 @@ public struct TransactionLogValue: KafkaMessage, Equatable {
     /// TransactionState the transaction is in
     public var transactionStatus: Int8 = 0
     /// Set of partitions involved in the transaction
-    public var transactionPartitions: [PartitionsSchema]? = nil
+    public var transactionPartitions: [PartitionsSchema]? = []
     /// Time the transaction was last updated
     public var transactionLastUpdateTimestampMs: Int64 = 0
     /// Time the transaction was started

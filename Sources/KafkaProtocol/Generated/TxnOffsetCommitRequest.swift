@@ -140,7 +140,7 @@ extension TxnOffsetCommitRequest {
         /// The leader epoch of the last consumed record.
         public var committedLeaderEpoch: Int32 = -1
         /// Any associated metadata the client wants to keep.
-        public var committedMetadata: String? = nil
+        public var committedMetadata: String? = ""
 
         /// Every field at its spec default.
         public init() {}

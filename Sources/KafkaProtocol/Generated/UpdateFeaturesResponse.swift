@@ -14,7 +14,7 @@ public struct UpdateFeaturesResponse: KafkaResponseMessage, Equatable {
     /// The top-level error code, or `0` if there was no top-level error.
     public var errorCode: Int16 = 0
     /// The top-level error message, or `null` if there was no top-level error.
-    public var errorMessage: String? = nil
+    public var errorMessage: String? = ""
     /// Results for each feature update.
     public var results: [UpdatableFeatureResult] = []
 
@@ -66,7 +66,7 @@ extension UpdateFeaturesResponse {
         /// The feature update error code or `0` if the feature update succeeded.
         public var errorCode: Int16 = 0
         /// The feature update error, or `null` if the feature update succeeded.
-        public var errorMessage: String? = nil
+        public var errorMessage: String? = ""
 
         /// Every field at its spec default.
         public init() {}

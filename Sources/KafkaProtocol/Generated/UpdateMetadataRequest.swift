@@ -282,7 +282,7 @@ extension UpdateMetadataRequest {
         /// The broker endpoints.
         public var endpoints: [UpdateMetadataEndpoint] = []
         /// The rack which this broker belongs to.
-        public var rack: String? = nil
+        public var rack: String? = ""
 
         /// Every field at its spec default.
         public init() {}

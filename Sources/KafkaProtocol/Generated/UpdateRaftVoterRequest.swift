@@ -10,7 +10,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage, Equatable {
     public static let lowestSupportedVersion: Int16 = 0
     public static let highestSupportedVersion: Int16 = 0
 
-    public var clusterId: String? = nil
+    public var clusterId: String? = ""
     /// The current leader epoch of the partition, -1 for unknown leader epoch
     public var currentLeaderEpoch: Int32 = 0
     /// The replica id of the voter getting updated in the topic partition

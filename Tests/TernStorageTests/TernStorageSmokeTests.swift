@@ -1,4 +1,0 @@
-import Testing
-@testable import TernStorage
-
-@Test func TernStorageLinks() { #expect(Bool(true)) }
