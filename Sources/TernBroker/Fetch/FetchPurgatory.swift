@@ -54,7 +54,7 @@ public final class FetchPurgatory: Sendable {
                 continuation.resume()
                 return
             }
-            let scheduled = eventLoop.scheduleTask(in: timeout) { [weak self] in self?.wake(id) }
+            let scheduled = eventLoop.scheduleTask(in: timeout) { [weak self] () -> Void in self?.wake(id) }
             let alreadyWoken = state.withLockedValue { s -> Bool in
                 guard let w = s.waiters[id] else { return true }
                 w.timeout = scheduled
