@@ -55,7 +55,7 @@ def test_kafka_python_describe_cluster(broker):
         d = a.describe_cluster()
     finally:
         a.close()
-    brokers = [(b["node_id"], b["host"], b["port"]) for b in d["brokers"]]
+    brokers = [(b["broker_id"], b["host"], b["port"]) for b in d["brokers"]]
     assert brokers == [(0, broker.host, broker.port)]
     assert d["controller_id"] == 0
     assert d["cluster_id"]
