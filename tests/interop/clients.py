@@ -87,8 +87,10 @@ def admin(bootstrap: str) -> AdminClient:
 
 def create_topic(bootstrap: str, name: str, partitions: int = 3, config: dict | None = None,
                  timeout: float = 20.0) -> None:
-    fs = admin(bootstrap).create_topics([NewTopic(name, partitions, 1, config={k: str(v) for k, v in (config or {}).items()})],
-                                        operation_timeout=timeout, request_timeout=timeout)
+    # Keep the client referenced until the future resolves: a dropped AdminClient cancels it (_DESTROY).
+    a = admin(bootstrap)
+    fs = a.create_topics([NewTopic(name, partitions, 1, config={k: str(v) for k, v in (config or {}).items()})],
+                         operation_timeout=timeout, request_timeout=timeout)
     fs[name].result(timeout=timeout)
     wait_for_topic(bootstrap, name, partitions, timeout)
 

@@ -113,13 +113,13 @@ def test_create_topic_errors(broker, topic_name):
 def test_create_topic_broker_defaults(broker_factory, topic_name):
     """num_partitions=-1 / replication_factor=-1 mean 'use the broker default'."""
     b = broker_factory(num_partitions=4)
-    admin(b.bootstrap).create_topics([NewTopic(topic_name)], operation_timeout=10)[topic_name].result(10)
+    a = admin(b.bootstrap); a.create_topics([NewTopic(topic_name)], operation_timeout=10)[topic_name].result(10)
     wait_for_topic(b.bootstrap, topic_name, 4)
 
 
 def test_create_partitions(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, 3)
-    admin(broker.bootstrap).create_partitions([NewPartitions(topic_name, 6)], operation_timeout=10)[topic_name].result(10)
+    a = admin(broker.bootstrap); a.create_partitions([NewPartitions(topic_name, 6)], operation_timeout=10)[topic_name].result(10)
     wait_for_topic(broker.bootstrap, topic_name, 6)
     recs = make_records(600, keys=60)
     produce_confluent(broker.bootstrap, topic_name, recs)
@@ -130,14 +130,14 @@ def test_create_partitions(broker, topic_name):
 def test_describe_configs(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, 1, {"retention.ms": 123456, "cleanup.policy": "compact"})
     res = ConfigResource(ConfigResource.Type.TOPIC, topic_name)
-    entries = admin(broker.bootstrap).describe_configs([res])[res].result(10)
+    a = admin(broker.bootstrap); entries = a.describe_configs([res])[res].result(10)
     assert entries["retention.ms"].value == "123456"
     assert entries["retention.ms"].source == 1  # DYNAMIC_TOPIC_CONFIG
     assert entries["cleanup.policy"].value == "compact"
     assert entries["segment.bytes"].value == "1073741824"
     assert entries["segment.bytes"].source in (4, 5)  # STATIC_BROKER_CONFIG or DEFAULT_CONFIG
     bres = ConfigResource(ConfigResource.Type.BROKER, "0")
-    bentries = admin(broker.bootstrap).describe_configs([bres])[bres].result(10)
+    bentries = a.describe_configs([bres])[bres].result(10)
     assert "log.dirs" in bentries or "log.dir" in bentries
 
 
