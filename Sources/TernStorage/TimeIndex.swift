@@ -98,7 +98,8 @@ struct TimeIndex {
         }
         let wanted = Int64(trim ? count * Self.entrySize : maxEntries * Self.entrySize)
         if try file.size() != wanted { try file.truncate(to: wanted) }
-        if sync { try file.sync() }
+        // An empty index needs no fsync: whatever a power loss leaves (zeros, old length) loads as empty.
+        if sync && count > 0 { try file.sync() }
         persistedState = (count, trim, sync)
     }
 
