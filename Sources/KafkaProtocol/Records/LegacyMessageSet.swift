@@ -111,7 +111,10 @@ public enum LegacyMessageSet {
         while inner.readableBytes > 0 {
             var message = try readMessage(from: &inner)
             guard message.compressionId == 0 else { throw .invalidRecord("inner messages must not be compressed") }
-            if wrapper.isLogAppendTime { message.timestamp = wrapper.timestamp }
+            if wrapper.isLogAppendTime {
+                message.timestamp = wrapper.timestamp
+                message.attributes |= 0x08
+            }
             messages.append(message)
         }
         if wrapper.magic >= 1, let last = messages.last {
