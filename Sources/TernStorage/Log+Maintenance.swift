@@ -175,7 +175,10 @@ extension Log {
     public func close() throws {
         try lock.withLock {
             guard !state.closed else { return }
-            for segment in state.segments { try segment.close() }
+            for (i, segment) in state.segments.enumerated() {
+                let upper = i + 1 < state.segments.count ? state.segments[i + 1].baseOffset : state.logEndOffset
+                try segment.close(syncLog: upper > state.recoveryPoint || i == state.segments.count - 1)
+            }
             state.recoveryPoint = state.logEndOffset
             state.closed = true
         }

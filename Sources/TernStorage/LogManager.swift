@@ -177,10 +177,7 @@ public final class LogManager: @unchecked Sendable {  // mutable state is behind
 
     /// Clean shutdown: flush and close every log, write the checkpoints, then the clean-shutdown markers.
     public func shutdown() throws {
-        for log in allLogs {
-            try log.flush()
-            try log.close()
-        }
+        for log in allLogs { try log.close() }
         try checkpoint()
         for logDir in logDirs {
             try FileSystem.writeAtomically([], to: logDir + "/" + Self.cleanShutdownFile)

@@ -321,15 +321,16 @@ final class LogSegment {
         }
     }
 
-    /// Clean shutdown: the same as becoming inactive, plus fsync.
-    func close() throws {
+    /// Clean shutdown: the same as becoming inactive, plus fsync (of the log only when `syncLog`: segments below
+    /// the recovery point were fsynced already).
+    func close(syncLog: Bool) throws {
         if indexesLoaded {
             timeIndex.maybeAppend(timestamp: maxTimestampSoFar, offset: offsetOfMaxTimestampSoFar)
             try offsetIndex.persist(trim: true, sync: true)
             try timeIndex.persist(trim: true, sync: true)
             indexesTrimmed = true
         }
-        try file.sync()
+        if syncLog { try file.sync() }
     }
 
     /// Unlinks the segment's files. Open readers keep the data until they drop their `SegmentFile`.

@@ -21,6 +21,8 @@ struct OffsetIndex {
     private(set) var positions: [Int32] = []
     /// Entries already written to the file.
     private var persistedCount = 0
+    /// What the file last received (entries, trimmed, fsynced), so unchanged indexes cost no system call.
+    private var persistedState: (count: Int, trimmed: Bool, synced: Bool)?
 
     init(path: String, baseOffset: Int64, maxIndexSize: Int) {
         self.path = path
@@ -85,6 +87,9 @@ struct OffsetIndex {
     /// Writes entries not yet on disk. With `trim`, cuts the file to exactly its entries (roll, close);
     /// otherwise keeps the preallocated size.
     mutating func persist(trim: Bool, sync: Bool) throws {
+        if let last = persistedState, last.count == count, persistedCount == count, last.trimmed == trim,
+           last.synced || !sync
+        { return }
         let file = try SegmentFile(path: path, create: true)
         if persistedCount < count {
             var bytes = [UInt8]()
@@ -98,13 +103,16 @@ struct OffsetIndex {
         }
         let wanted = Int64(trim ? count * Self.entrySize : maxEntries * Self.entrySize)
         if try file.size() != wanted { try file.truncate(to: wanted) }
-        if sync { try file.sync() }
+        // An empty index needs no fsync: whatever a power loss leaves (zeros, old length) loads as empty.
+        if sync && count > 0 { try file.sync() }
+        persistedState = (count, trim, sync)
     }
 
     /// Rewrites the whole file from memory (after a rebuild).
     mutating func rewrite(trim: Bool) throws {
         _ = try SegmentFile(path: path, create: true, truncate: true)
         persistedCount = 0
+        persistedState = nil
         try persist(trim: trim, sync: false)
     }
 }

@@ -17,6 +17,8 @@ struct TimeIndex {
     private(set) var timestamps: [Int64] = []
     private(set) var relativeOffsets: [Int32] = []
     private var persistedCount = 0
+    /// What the file last received (entries, trimmed, fsynced), so unchanged indexes cost no system call.
+    private var persistedState: (count: Int, trimmed: Bool, synced: Bool)?
 
     init(path: String, baseOffset: Int64, maxIndexSize: Int) {
         self.path = path
@@ -80,6 +82,9 @@ struct TimeIndex {
     }
 
     mutating func persist(trim: Bool, sync: Bool) throws {
+        if let last = persistedState, last.count == count, persistedCount == count, last.trimmed == trim,
+           last.synced || !sync
+        { return }
         let file = try SegmentFile(path: path, create: true)
         if persistedCount < count {
             var bytes = [UInt8]()
@@ -93,12 +98,15 @@ struct TimeIndex {
         }
         let wanted = Int64(trim ? count * Self.entrySize : maxEntries * Self.entrySize)
         if try file.size() != wanted { try file.truncate(to: wanted) }
-        if sync { try file.sync() }
+        // An empty index needs no fsync: whatever a power loss leaves (zeros, old length) loads as empty.
+        if sync && count > 0 { try file.sync() }
+        persistedState = (count, trim, sync)
     }
 
     mutating func rewrite(trim: Bool) throws {
         _ = try SegmentFile(path: path, create: true, truncate: true)
         persistedCount = 0
+        persistedState = nil
         try persist(trim: trim, sync: false)
     }
 }

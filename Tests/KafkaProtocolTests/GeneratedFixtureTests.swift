@@ -85,4 +85,25 @@ import Testing
         #expect(body.includeTopicAuthorizedOperations == false)
         #expect(decoded.reencoded == decoded.frame)
     }
+
+    @Test func kafkaPythonApiVersionsV4ThenV3() throws {
+        // kafka-python opens with ApiVersions v4 (Kafka 4.0's newest); after UNSUPPORTED_VERSION it retries v3.
+        let v4 = try Self.decodeFrame("kafka-python-ApiVersions-v4")
+        #expect(v4.header.requestApiVersion == 4 && v4.header.correlationId == 1)
+        let body4 = try #require(v4.body as? ApiVersionsRequest)
+        #expect(body4.clientSoftwareName == "kafka-python")
+        #expect(body4.clientSoftwareVersion == "3.0.12")
+        #expect(v4.reencoded == v4.frame)
+        let v3 = try Self.decodeFrame("kafka-python-ApiVersions-v3")
+        #expect(v3.header.requestApiVersion == 3 && v3.header.correlationId == 2)
+        #expect(v3.reencoded == v3.frame)
+    }
+
+    @Test func kafkaPythonMetadataV12() throws {
+        let decoded = try Self.decodeFrame("kafka-python-Metadata-v12")
+        let body = try #require(decoded.body as? MetadataRequest)
+        #expect(body.topics == [])
+        #expect(body.allowAutoTopicCreation == true)
+        #expect(decoded.reencoded == decoded.frame)
+    }
 }

@@ -127,7 +127,7 @@ def main():
     capture("confluent-kafka", lambda port: [python, "-c", confluent % port], out_dir)
     kafka_python = ("from kafka import KafkaConsumer\n"
                     "c = KafkaConsumer(bootstrap_servers='127.0.0.1:%d', client_id='tern-fixture',"
-                    " request_timeout_ms=5000, api_version_auto_timeout_ms=5000)\n"
+                    " request_timeout_ms=5000)\n"
                     "c.topics()\n")
     capture("kafka-python", lambda port: [python, "-c", kafka_python % port], out_dir)
 

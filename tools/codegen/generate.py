@@ -172,7 +172,10 @@ class Field:
         return t + "?" if self.optional else t
 
     def default_is_null(self):
-        return self.default is not None and str(self.default).lower() in ("null", "none")
+        # `"default": null` (JSON null, as ConsumerGroupMemberMetadataValue uses) means null too.
+        if "default" not in self.spec:
+            return False
+        return self.default is None or str(self.default).lower() == "null"
 
     def default_expr(self):
         d = self.default

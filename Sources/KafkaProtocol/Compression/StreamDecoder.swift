@@ -18,7 +18,6 @@ enum StreamDecoder {
         var failure: CompressionError?
         input.withUnsafeReadableBytes { src in
             var consumed = 0
-            var ended = false
             while true {
                 let room = maxOutputSize + 1 - output.writerIndex
                 if room <= 0 {
@@ -40,10 +39,8 @@ enum StreamDecoder {
                 consumed += used
                 switch status {
                 case 1: // TERN_STREAM_END
-                    ended = true
                     if consumed == src.count { return }
                 case 0: // TERN_OK
-                    ended = false
                     if used == 0 && produced == 0 && output.writableBytes > 0 {
                         // No progress with both input and room available: truncated or stuck input.
                         failure = CompressionError(codec: codec, kind: .corrupt,
@@ -55,7 +52,6 @@ enum StreamDecoder {
                                                detail: "decoder status \(status) at input byte \(consumed)")
                     return
                 }
-                _ = ended
             }
         }
         if let failure { throw failure }

@@ -25,7 +25,7 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage, Equatable {
     /// The server assignor to use; or null if not used.
     public var serverAssignor: String? = ""
     /// The classic member metadata which includes the supported protocols of the consumer if it uses the classic protocol. The metadata is null if the consumer uses the consumer protocol.
-    public var classicMemberMetadata: ClassicMemberMetadata? = ClassicMemberMetadata()
+    public var classicMemberMetadata: ClassicMemberMetadata? = nil
 
     /// Every field at its spec default.
     public init() {}
@@ -82,7 +82,7 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage, Equatable {
         buffer.writeInteger(self.rebalanceTimeoutMs)
         try buffer.writeKafkaNullableString(self.serverAssignor, compact: true, nullable: true, field: "ConsumerGroupMemberMetadataValue.serverAssignor", version: version)
         var taggedFieldCount: UInt32 = 0
-        let writeClassicMemberMetadata = self.classicMemberMetadata != ClassicMemberMetadata()
+        let writeClassicMemberMetadata = self.classicMemberMetadata != nil
         if writeClassicMemberMetadata { taggedFieldCount += 1 }
         buffer.writeUnsignedVarint(taggedFieldCount)
         if writeClassicMemberMetadata {

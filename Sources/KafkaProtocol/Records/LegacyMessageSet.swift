@@ -36,6 +36,10 @@ public struct LegacyMessage: Sendable, Equatable {
 }
 
 /// Decoding and writing of legacy message sets, for Produce v0-v2 and Fetch v0-v3 clients.
+///
+/// Not supported: lz4 inside magic 0 wrappers, which Kafka 0.8-0.9 clients wrote with a wrong
+/// frame header checksum (KAFKA-3160); such wrappers fail as CORRUPT_MESSAGE. zstd never existed
+/// in legacy formats and is refused as UNSUPPORTED_COMPRESSION_TYPE.
 public enum LegacyMessageSet {
     /// Decodes every message of `buffer`, opening compressed wrappers (one level: Kafka refuses
     /// nested compression). Each message's CRC32 is checked. A partial trailing message is an error
@@ -111,7 +115,10 @@ public enum LegacyMessageSet {
         while inner.readableBytes > 0 {
             var message = try readMessage(from: &inner)
             guard message.compressionId == 0 else { throw .invalidRecord("inner messages must not be compressed") }
-            if wrapper.isLogAppendTime { message.timestamp = wrapper.timestamp }
+            if wrapper.isLogAppendTime {
+                message.timestamp = wrapper.timestamp
+                message.attributes |= 0x08
+            }
             messages.append(message)
         }
         if wrapper.magic >= 1, let last = messages.last {

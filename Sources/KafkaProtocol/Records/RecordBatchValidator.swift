@@ -100,7 +100,8 @@ public enum RecordBatchValidator {
         if header.attributes.isControl && !options.allowControlBatches {
             throw .invalidRecord("clients are not allowed to write control records", batch: batch)
         }
-        if header.producerId >= 0 && header.baseSequence < 0 {
+        // Markers carry a producer id but no sequence; the rule is for a client's data batches.
+        if header.producerId >= 0 && header.baseSequence < 0 && !header.attributes.isControl {
             throw .invalidRecord("producer id \(header.producerId) with sequence \(header.baseSequence)", batch: batch)
         }
         if options.walkRecords || options.requireKeys {
