@@ -53,10 +53,14 @@ public final class Broker: KafkaRequestHandler, Sendable {
         let retention = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
             self?.replicaManager.runRetention()
         }
+        let backoff = TimeAmount.milliseconds(Int64(config.raw["log.cleaner.backoff.ms"].flatMap { Int($0) } ?? 15000))
+        let cleaner = loop.scheduleRepeatedTask(initialDelay: backoff, delay: backoff) { [weak self] _ in
+            self?.replicaManager.runCleaner()
+        }
         let checkpoint = loop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [weak self] _ in
             self?.replicaManager.checkpoint()
         }
-        background.withLockedValue { $0 = [retention, checkpoint] }
+        background.withLockedValue { $0 = [retention, cleaner, checkpoint] }
     }
 
     /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.

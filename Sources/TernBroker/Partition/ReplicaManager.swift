@@ -110,8 +110,14 @@ public final class ReplicaManager: Sendable {
     func runRetention() {
         let deleted = logManager.runRetention()
         if deleted > 0 { logger.info("retention deleted \(deleted) segment(s)") }
-        if config.logCleanerEnable { _ = logManager.runCleaner() }
         logManager.flushDirtyLogs()
+    }
+
+    /// One pass of the log cleaner over compacted topics (`log.cleaner.backoff.ms` apart).
+    func runCleaner() {
+        guard config.logCleanerEnable else { return }
+        let cleaned = logManager.runCleaner()
+        if cleaned > 0 { logger.info("log cleaner compacted \(cleaned) log(s)") }
     }
 
     func checkpoint() {
