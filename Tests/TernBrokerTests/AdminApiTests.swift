@@ -452,3 +452,124 @@ func roundTrips<R: KafkaMessage & Equatable>(_ response: R, _ versions: ClosedRa
         }
     }
 }
+
+// MARK: - DescribeLogDirs
+
+@Suite struct DescribeLogDirsTests {
+    @Test func listsPartitionsWithSizes() throws {
+        let f = try AdminFixture()
+        try f.createTopic("a", partitions: 2)
+        try f.createTopic("b", partitions: 1)
+        try f.append("a", 1, count: 5)
+        let all = try f.broker.describeLogDirs(DescribeLogDirsRequest(topics: nil), f.ctx(.describeLogDirs, 4))
+        #expect(all.errorCode == 0)
+        let dir = try #require(all.results.first)
+        #expect(all.results.count == 1)
+        #expect(dir.errorCode == 0)
+        #expect(dir.logDir == (f.dir as NSString).standardizingPath)
+        #expect(dir.totalBytes > 0 && dir.usableBytes >= 0 && dir.usableBytes <= dir.totalBytes)
+        #expect(dir.topics.map(\.name) == ["a", "b"])
+        let a = dir.topics[0].partitions
+        #expect(a.map(\.partitionIndex) == [0, 1])
+        #expect(a[0].partitionSize == 0)
+        #expect(a[1].partitionSize == f.broker.replicaManager.partition(topic: "a", index: 1)?.log.size)
+        #expect(a[1].partitionSize > 0)
+        #expect(a.allSatisfy { $0.offsetLag == 0 && !$0.isFutureKey })
+        try roundTrips(all, 1...4)
+
+        var one = DescribeLogDirsRequest.DescribableLogDirTopic()
+        one.topic = "a"
+        one.partitions = [1, 9]
+        var missing = DescribeLogDirsRequest.DescribableLogDirTopic()
+        missing.topic = "nope"
+        missing.partitions = [0]
+        let some = try f.broker.describeLogDirs(DescribeLogDirsRequest(topics: [one, missing]), f.ctx(.describeLogDirs, 1))
+        #expect(some.results[0].topics.map { "\($0.name):\($0.partitions.map(\.partitionIndex))" } == ["a:[1]"])
+        let none = try f.broker.describeLogDirs(DescribeLogDirsRequest(topics: []), f.ctx(.describeLogDirs, 1))
+        #expect(none.results.count == 1 && none.results[0].topics.isEmpty)
+    }
+}
+
+extension DescribeLogDirsRequest {
+    init(topics: [DescribableLogDirTopic]?) {
+        self.init()
+        self.topics = topics
+    }
+}
+
+// MARK: - DescribeTopicPartitions
+
+@Suite struct DescribeTopicPartitionsTests {
+    func request(_ topics: [String], limit: Int32 = 2000, cursor: (String, Int32)? = nil) -> DescribeTopicPartitionsRequest {
+        var r = DescribeTopicPartitionsRequest()
+        r.topics = topics.map { var t = DescribeTopicPartitionsRequest.TopicRequest(); t.name = $0; return t }
+        r.responsePartitionLimit = limit
+        r.cursor = cursor.map { var c = DescribeTopicPartitionsRequest.Cursor(); c.topicName = $0.0; c.partitionIndex = $0.1; return c }
+        return r
+    }
+
+    func pages(_ f: AdminFixture, _ topics: [String], limit: Int32) throws -> [String] {
+        var out: [String] = []
+        var cursor: (String, Int32)?
+        repeat {
+            let r = try f.broker.describeTopicPartitions(request(topics, limit: limit, cursor: cursor), f.ctx(.describeTopicPartitions, 0))
+            try roundTrips(r, 0...0)
+            out.append(r.topics.filter { $0.errorCode == 0 }.map { "\($0.name ?? "?")\($0.partitions.map(\.partitionIndex))" }.joined(separator: " "))
+            cursor = r.nextCursor.map { ($0.topicName, $0.partitionIndex) }
+        } while cursor != nil && out.count < 20
+        return out
+    }
+
+    @Test func pagesThroughPartitionsInNameOrder() throws {
+        let f = try AdminFixture()
+        try f.createTopic("b", partitions: 3)
+        try f.createTopic("a", partitions: 2)
+        #expect(try pages(f, ["b", "a"], limit: 2) == ["a[0, 1]", "b[0, 1]", "b[2]"])
+        #expect(try pages(f, ["b", "a"], limit: 3) == ["a[0, 1] b[0]", "b[1, 2]"])
+        #expect(try pages(f, [], limit: 4) == ["a[0, 1] b[0, 1]", "b[2]"])
+        #expect(try pages(f, ["a", "b"], limit: 5) == ["a[0, 1] b[0, 1, 2]"])
+        #expect(try pages(f, ["a"], limit: 0) == ["a[0]", "a[1]"])  // below 1 counts as 1
+    }
+
+    @Test func describesPartitionsAndErrors() throws {
+        let f = try AdminFixture()
+        let created = try f.createTopic("a", partitions: 1)
+        let r = try f.broker.describeTopicPartitions(request(["a", "missing"]), f.ctx(.describeTopicPartitions, 0))
+        #expect(r.topics.map { $0.name ?? "" } == ["a", "missing"])
+        #expect(r.topics.map(\.errorCode) == [0, ErrorCode.unknownTopicOrPartition.rawValue])
+        let a = r.topics[0]
+        #expect(a.topicId == created.id && !a.isInternal)
+        #expect(a.topicAuthorizedOperations == 3576)
+        let p = try #require(a.partitions.first)
+        #expect(p.leaderId == 0 && p.leaderEpoch == 0 && p.replicaNodes == [0] && p.isrNodes == [0])
+        #expect(p.eligibleLeaderReplicas == [] && p.lastKnownElr == [] && p.offlineReplicas == [])
+        #expect(r.nextCursor == nil)
+        // Unknown topics are left out when describing everything.
+        let all = try f.broker.describeTopicPartitions(request([]), f.ctx(.describeTopicPartitions, 0))
+        #expect(all.topics.map { $0.name ?? "" } == ["a"])
+    }
+
+    @Test func badCursorsAreInvalidRequests() throws {
+        let f = try AdminFixture()
+        try f.createTopic("a", partitions: 2)
+        for cursor in [("zzz", Int32(0)), ("a", Int32(-1))] {
+            let r = try f.broker.describeTopicPartitions(request(["a"], cursor: cursor), f.ctx(.describeTopicPartitions, 0))
+            #expect(r.topics.map(\.errorCode) == [ErrorCode.invalidRequest.rawValue], "\(cursor)")
+        }
+        // A cursor past the end of its topic describes no partitions of it.
+        let r = try f.broker.describeTopicPartitions(request(["a"], cursor: ("a", 5)), f.ctx(.describeTopicPartitions, 0))
+        #expect(r.topics.map { $0.partitions.count } == [0] && r.nextCursor == nil)
+    }
+}
+
+// MARK: - Advertised versions
+
+@Test func adminApisAreAdvertised() {
+    let expected: [ApiKey: ClosedRange<Int16>] = [
+        .createPartitions: 0...3, .deleteRecords: 0...2, .describeConfigs: 1...4, .alterConfigs: 0...2,
+        .incrementalAlterConfigs: 0...1, .describeLogDirs: 1...4, .describeTopicPartitions: 0...0,
+    ]
+    for (key, range) in expected {
+        #expect(SupportedApis.versions[key] == range, "\(key.name)")
+    }
+}
