@@ -120,6 +120,15 @@ extension Broker {
         case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
         case .initProducerId: return try serveNow(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
+        case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)
+        case .deleteRecords: return try serveNow(DeleteRecordsRequest.self, ctx, body: &b, deleteRecords)
+        case .describeConfigs: return try serveNow(DescribeConfigsRequest.self, ctx, body: &b, describeConfigs)
+        case .alterConfigs: return try serveNow(AlterConfigsRequest.self, ctx, body: &b, alterConfigs)
+        case .incrementalAlterConfigs:
+            return try serveNow(IncrementalAlterConfigsRequest.self, ctx, body: &b, incrementalAlterConfigs)
+        case .describeLogDirs: return try serveNow(DescribeLogDirsRequest.self, ctx, body: &b, describeLogDirs)
+        case .describeTopicPartitions:
+            return try serveNow(DescribeTopicPartitionsRequest.self, ctx, body: &b, describeTopicPartitions)
         default:
             return try routeCoordinatorApis(ctx, body: &b)
         }

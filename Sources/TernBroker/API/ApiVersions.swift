@@ -39,6 +39,13 @@ public enum SupportedApis {
         .deleteTopics: 1...6,
         .describeCluster: 0...1,
         .initProducerId: 0...5,
+        .deleteRecords: 0...2,
+        .describeConfigs: 1...4,
+        .alterConfigs: 0...2,
+        .describeLogDirs: 1...4,
+        .createPartitions: 0...3,
+        .incrementalAlterConfigs: 0...1,
+        .describeTopicPartitions: 0...0,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

@@ -1,0 +1,52 @@
+import KafkaProtocol
+
+/// AlterConfigs (key 33), versions 0-2 (the legacy, non-incremental API).
+/// Topic resources (type 2): the given configs *replace* all of the topic's overrides (a config left out goes back
+/// to the broker default; a null value means "not set"). Unknown names and bad values answer INVALID_CONFIG, an
+/// unknown topic UNKNOWN_TOPIC_OR_PARTITION. Changes are persisted and apply to the topic's logs at once;
+/// `validate_only` checks without changing anything. Broker resources (type 4) answer INVALID_REQUEST: Tern has no
+/// dynamic broker configs yet. Other types, and a resource named twice in one request, answer INVALID_REQUEST.
+/// Errors are per resource.
+extension Broker {
+    func alterConfigs(_ request: AlterConfigsRequest, _ ctx: RequestContext) throws -> AlterConfigsResponse {
+        var response = AlterConfigsResponse()
+        let duplicates = Self.duplicateResources(request.resources.map { ($0.resourceType, $0.resourceName) })
+        for resource in request.resources {
+            var r = AlterConfigsResponse.AlterConfigsResourceResponse()
+            r.resourceType = resource.resourceType
+            r.resourceName = resource.resourceName
+            r.errorMessage = nil
+            let failure: TopicCreationFailure?
+            if duplicates.contains("\(resource.resourceType):\(resource.resourceName)") {
+                failure = TopicCreationFailure(code: .invalidRequest, message: "Each resource must appear at most once.")
+            } else {
+                failure = alterConfigs(resource, validateOnly: request.validateOnly)
+            }
+            if let failure {
+                r.errorCode = failure.code.rawValue
+                r.errorMessage = failure.message
+            }
+            response.responses.append(r)
+        }
+        return response
+    }
+
+    private func alterConfigs(_ resource: AlterConfigsRequest.AlterConfigsResource, validateOnly: Bool) -> TopicCreationFailure? {
+        switch resource.resourceType {
+        case ConfigResourceType.topic:
+            if Set(resource.configs.map(\.name)).count != resource.configs.count {
+                return TopicCreationFailure(code: .invalidRequest, message: "Error due to duplicate config keys")
+            }
+            var given: [String: String] = [:]
+            for c in resource.configs { if let value = c.value { given[c.name] = value } }
+            return alterTopicConfigs(resource.resourceName, validateOnly: validateOnly) { configs in configs = given }
+        case ConfigResourceType.broker:
+            if !resource.resourceName.isEmpty, let failure = checkBrokerResourceName(resource.resourceName) {
+                return failure
+            }
+            return TopicCreationFailure(code: .invalidRequest, message: "dynamic broker configs are not supported")
+        default:
+            return TopicCreationFailure(code: .invalidRequest, message: "Unsupported resource type: \(resource.resourceType)")
+        }
+    }
+}
