@@ -101,8 +101,11 @@ extension Broker {
             throw TopicCreationFailure(code: .unknownTopicOrPartition, message: "This server does not host this topic-partition.")
         }
         do {
-            _ = try metadataStore.delete(named: name)
-            try replicaManager.deleteLogs(of: topic)
+            // Under the topic-admin lock, so a concurrent config change cannot write the deleted topic back.
+            try TopicAdminLock.lock.withLock {
+                _ = try metadataStore.delete(named: name)
+                try replicaManager.deleteLogs(of: topic)
+            }
         } catch {
             throw TopicCreationFailure(code: .kafkaStorageError, message: "\(error)")
         }
