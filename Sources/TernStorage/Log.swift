@@ -113,11 +113,13 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
     /// keep their offsets, which must start at or after the log end.
     /// Throws `recordListTooLarge` when the append exceeds segment.bytes, `messageTooLarge` when a batch exceeds
     /// max.message.bytes, `corruptRecord` when the bytes are not whole v2 batches.
+    ///
+    /// `batches` is consumed: when the caller hands over its last reference the header fields are patched in
+    /// place; otherwise the first patch copies the buffer (copy-on-write).
     @discardableResult
-    public func append(batches: ByteBuffer, leaderEpoch: Int32 = -1, assignOffsets: Bool = true) throws -> LogAppendInfo {
-        var buffer = batches
+    public func append(batches: consuming ByteBuffer, leaderEpoch: Int32 = -1, assignOffsets: Bool = true) throws -> LogAppendInfo {
         let now = clock.nowMs()
-        let (info, flushUpTo) = try lock.withLock { try appendLocked(&buffer, leaderEpoch: leaderEpoch, assignOffsets: assignOffsets, now: now) }
+        let (info, flushUpTo) = try lock.withLock { try appendLocked(&batches, leaderEpoch: leaderEpoch, assignOffsets: assignOffsets, now: now) }
         if let flushUpTo { try flush(upTo: flushUpTo) }
         return info
     }
@@ -243,14 +245,23 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
     /// the whole batch), up to `maxBytes`, only batches entirely below `maxOffset` (the high watermark for
     /// consumers; Int64.max for replicas), from one segment. With `minOneBatch` the first batch is returned even
     /// when larger than `maxBytes`. Throws `offsetOutOfRange` outside [logStartOffset, logEndOffset].
-    public func read(from offset: Int64, maxBytes: Int, maxOffset: Int64 = .max, minOneBatch: Bool = true) throws -> FetchData {
-        let located = try lock.withLock { () throws -> (SegmentFile, Int64, Int, Int64)? in
+    ///
+    /// With `materialize` (default) the bytes are read with one `pread` outside the lock and a trailing partial
+    /// batch is cut. Without it only `file`, `position` and `length` are set, for sendfile/FileRegion: like Kafka's
+    /// zero-copy path, that range may end in a partial batch, which clients skip.
+    public func read(
+        from offset: Int64, maxBytes: Int, maxOffset: Int64 = .max, minOneBatch: Bool = true, materialize: Bool = true
+    ) throws -> FetchData {
+        let (located, offsets) = try lock.withLock { () throws -> ((SegmentFile, Int64, Int, Int64)?, LogOffsets) in
+            let offsets = LogOffsets(
+                logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset,
+                highWatermark: state.highWatermark, recoveryPoint: state.recoveryPoint)
             guard offset >= state.logStartOffset, offset <= state.logEndOffset else {
                 throw StorageError(.offsetOutOfRange,
                     "offset \(offset) is outside [\(state.logStartOffset), \(state.logEndOffset)] of \(topicPartition)")
             }
             let limit = min(maxOffset, state.logEndOffset)
-            guard offset < limit else { return nil }
+            guard offset < limit else { return (nil, offsets) }
             var i = segmentIndex(containing: offset)
             while i < state.segments.count {
                 let segment = state.segments[i]
@@ -261,24 +272,30 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
                     maxPosition = try segment.translateOffset(limit)?.position ?? segment.size
                 }
                 if let slice = try segment.read(startOffset: offset, maxSize: maxBytes, maxPosition: maxPosition, minOneBatch: minOneBatch) {
-                    return (segment.file, slice.position, slice.length, slice.firstOffset)
+                    return ((segment.file, slice.position, slice.length, slice.firstOffset), offsets)
                 }
                 i += 1
             }
-            return nil
+            return (nil, offsets)
         }
-        let offsets = self.offsets
         var data = FetchData(
-            records: ByteBuffer(), file: nil, position: 0, firstBatchOffset: nil, highWatermark: offsets.highWatermark,
-            logStartOffset: offsets.logStartOffset, logEndOffset: offsets.logEndOffset)
+            records: ByteBuffer(), file: nil, position: 0, length: 0, firstBatchOffset: nil,
+            highWatermark: offsets.highWatermark, logStartOffset: offsets.logStartOffset, logEndOffset: offsets.logEndOffset)
         guard let (file, position, length, firstOffset) = located, length > 0 else { return data }
-        var bytes = try file.read(at: position, length: length)
-        Self.trimToWholeBatches(&bytes)
-        guard bytes.readableBytes > 0 else { return data }
-        data.records = bytes
         data.file = file
         data.position = position
         data.firstBatchOffset = firstOffset
+        guard materialize else {
+            data.length = length
+            return data
+        }
+        var bytes = try file.read(at: position, length: length)
+        Self.trimToWholeBatches(&bytes)
+        guard bytes.readableBytes > 0 else { return FetchData(
+            records: ByteBuffer(), file: nil, position: 0, length: 0, firstBatchOffset: nil,
+            highWatermark: offsets.highWatermark, logStartOffset: offsets.logStartOffset, logEndOffset: offsets.logEndOffset) }
+        data.records = bytes
+        data.length = bytes.readableBytes
         return data
     }
 

@@ -43,16 +43,16 @@ public struct FetchData: Sendable {
     public var records: ByteBuffer
     /// The segment file the bytes come from; it stays open while this value lives. nil when empty.
     public var file: SegmentFile?
-    /// Byte range of `records` within `file`.
+    /// Byte range within `file`: that of `records`, or of the unread range when not materialized.
     public var position: Int64
-    public var length: Int { records.readableBytes }
+    public var length: Int
     /// Base offset of the first batch returned, nil when empty.
     public var firstBatchOffset: Int64?
     public var highWatermark: Int64
     public var logStartOffset: Int64
     public var logEndOffset: Int64
 
-    public var isEmpty: Bool { records.readableBytes == 0 }
+    public var isEmpty: Bool { length == 0 }
 }
 
 /// Offsets of the log at one instant.

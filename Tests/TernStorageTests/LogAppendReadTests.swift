@@ -86,6 +86,23 @@ import Testing
         #expect(batchHeaders(cut.records).count == 1 && cut.length == batch.readableBytes)
     }
 
+    @Test func unmaterializedReadGivesTheFileRangeForSendfile() throws {
+        let dir = TempDir()
+        let manager = makeManager(dir)
+        try manager.startup()
+        let log = try manager.getOrCreateLog(tp)
+        let batch = BatchBuilder.batch(count: 5)
+        for _ in 0..<3 { try log.append(batches: batch) }
+        let data = try log.read(from: 6, maxBytes: 1 << 20, materialize: false)
+        #expect(data.records.readableBytes == 0)
+        #expect(data.position == Int64(batch.readableBytes))
+        #expect(data.length == 2 * batch.readableBytes)
+        let file = try #require(data.file)
+        #expect(file.path.hasSuffix("/orders-0/00000000000000000000.log"))
+        #expect(file.fileDescriptor >= 0)
+        #expect(data.firstBatchOffset == 5)
+    }
+
     @Test func readStopsAtTheHighWatermark() throws {
         let dir = TempDir()
         let manager = makeManager(dir)
