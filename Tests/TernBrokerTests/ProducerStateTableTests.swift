@@ -7,7 +7,7 @@ import Testing
 /// The idempotent producer's sequence rules, as Kafka's ProducerStateManager applies them.
 @Suite struct ProducerStateTableTests {
     private func record(_ t: inout ProducerStateTable, pid: Int64 = 7, epoch: Int16 = 0, seq: Int32, count: Int32 = 1, offset: Int64) {
-        t.record(producerId: pid, producerEpoch: epoch, firstSequence: seq, lastSequence: seq + count - 1,
+        t.record(producerId: pid, producerEpoch: epoch, firstSequence: seq, lastSequence: seq &+ (count - 1),
                  firstOffset: offset, lastOffset: offset + Int64(count) - 1, timestamp: 0)
     }
 
