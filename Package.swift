@@ -82,10 +82,21 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // A native Swift Kafka client (producer, consumer, admin), used by the `tern` tools.
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "tern",
             dependencies: [
-                "TernBroker", "KafkaProtocol",
+                "TernBroker", "KafkaProtocol", "KafkaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,6 +113,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TernCoordinatorTests", dependencies: ["TernCoordinator"]),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "TernBroker"]),
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker"]),
     ],
     swiftLanguageModes: [.v6]

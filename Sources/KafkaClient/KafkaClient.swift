@@ -1,0 +1,1 @@
+// KafkaClient: a native Swift Kafka client.

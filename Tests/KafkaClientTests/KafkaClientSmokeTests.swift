@@ -1,0 +1,4 @@
+import Testing
+@testable import KafkaClient
+
+@Test func kafkaClientLinks() { #expect(Bool(true)) }
