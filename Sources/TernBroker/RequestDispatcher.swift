@@ -120,6 +120,8 @@ extension Broker {
         case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
         case .initProducerId: return try serveNow(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
+        case .offsetForLeaderEpoch:
+            return try serveNow(OffsetForLeaderEpochRequest.self, ctx, body: &b, offsetForLeaderEpoch)
         case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)
         case .deleteRecords: return try serveNow(DeleteRecordsRequest.self, ctx, body: &b, deleteRecords)
         case .describeConfigs: return try serveNow(DescribeConfigsRequest.self, ctx, body: &b, describeConfigs)

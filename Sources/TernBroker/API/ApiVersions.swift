@@ -39,6 +39,7 @@ public enum SupportedApis {
         .deleteTopics: 1...6,
         .describeCluster: 0...1,
         .initProducerId: 0...5,
+        .offsetForLeaderEpoch: 0...4,
         .deleteRecords: 0...2,
         .describeConfigs: 1...4,
         .alterConfigs: 0...2,
