@@ -30,7 +30,7 @@ extension Broker {
 /// The API versions this broker serves. Each range is implemented and covered by tests; widen it only with both.
 public enum SupportedApis {
     public static let versions: [ApiKey: ClosedRange<Int16>] = [
-        .produce: 3...11,
+        .produce: 0...11,
         .fetch: 4...17,
         .listOffsets: 1...10,
         .metadata: 0...12,
