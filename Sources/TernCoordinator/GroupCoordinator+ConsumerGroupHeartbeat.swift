@@ -117,11 +117,14 @@ extension GroupCoordinator {
         }
         if group.groupEpoch > group.assignmentEpoch { computeTargetAssignment(group) }
 
-        let epochBefore = member.memberEpoch, assignedBefore = member.assigned
+        let assignedBefore = member.assigned
         reconcile(group, member, owned: input.topicPartitions)
         scheduleConsumerTimers(group, member, now: now)
-        let changed = isNewMember || member.memberEpoch != epochBefore || member.assigned != assignedBefore
-            || (input.topicPartitions.map { $0.sortedLists != member.assigned.sortedLists } ?? false)
+        // As in Kafka, the assignment goes out on a full request (join, or every field set after an error) or
+        // when the assigned partitions changed.
+        let isFullRequest = input.memberEpoch == 0
+            || (input.rebalanceTimeoutMs != -1 && input.subscribedTopicNames != nil && input.topicPartitions != nil)
+        let changed = isFullRequest || member.assigned != assignedBefore
         return ConsumerGroupHeartbeatResult(
             errorCode: CoordinatorErrorCode.none, memberId: member.memberId, memberEpoch: member.memberEpoch,
             heartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs,
