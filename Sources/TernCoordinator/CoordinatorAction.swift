@@ -19,6 +19,10 @@ public enum CoordinatorTimerKey: Sendable, Hashable {
     case rebalance(groupId: String)
     /// Members that got a JoinGroup response must send SyncGroup within the rebalance timeout.
     case pendingSync(groupId: String)
+    /// KIP-848: a consumer group member's session.
+    case consumerSession(groupId: String, memberId: String)
+    /// KIP-848: a member must revoke partitions within its rebalance timeout.
+    case consumerRebalance(groupId: String, memberId: String)
     /// Periodic offsets retention check (`offsets.retention.check.interval.ms`).
     case offsetsRetention
 }
@@ -43,6 +47,14 @@ public struct GroupCoordinatorConfig: Sendable {
     public var offsetsRetentionMs: Int64 = 10080 * 60_000
     /// `offsets.retention.check.interval.ms`, default 600000.
     public var offsetsRetentionCheckIntervalMs: Int64 = 600_000
+    /// `group.consumer.session.timeout.ms`, default 45000.
+    public var consumerGroupSessionTimeoutMs: Int32 = 45_000
+    /// `group.consumer.heartbeat.interval.ms`, default 5000.
+    public var consumerGroupHeartbeatIntervalMs: Int32 = 5_000
+    /// `group.consumer.assignors`, default uniform then range; the first is used unless members ask otherwise.
+    public var consumerGroupAssignors: [ConsumerGroupAssignor] = [.uniform, .range]
+    /// `group.consumer.max.size`, default Int32.max.
+    public var consumerGroupMaxSize: Int = Int(Int32.max)
 
     public init() {}
 }

@@ -6,12 +6,22 @@
 public enum CoordinatorRecord: Sendable, Hashable {
     case offsetCommit(key: OffsetCommitRecordKey, value: OffsetCommitRecordValue?)
     case groupMetadata(groupId: String, value: GroupMetadataRecordValue?)
+    // KIP-848 consumer groups (ConsumerGroupMetadata, ConsumerGroupMemberMetadata,
+    // ConsumerGroupTargetAssignmentMetadata, ConsumerGroupTargetAssignmentMember, ConsumerGroupCurrentMemberAssignment).
+    case consumerGroupMetadata(groupId: String, epoch: Int32?)
+    case consumerGroupMemberMetadata(groupId: String, memberId: String, value: ConsumerMemberRecordValue?)
+    case consumerGroupTargetAssignmentMetadata(groupId: String, assignmentEpoch: Int32?)
+    case consumerGroupTargetAssignmentMember(groupId: String, memberId: String, partitions: [String: [Int32]]?)
+    case consumerGroupCurrentMemberAssignment(groupId: String, memberId: String, value: ConsumerCurrentAssignmentRecordValue?)
 
     /// The group this record belongs to; it decides the partition the record is written to.
     public var groupId: String {
         switch self {
         case .offsetCommit(let key, _): return key.groupId
-        case .groupMetadata(let groupId, _): return groupId
+        case .groupMetadata(let groupId, _), .consumerGroupMetadata(let groupId, _),
+             .consumerGroupMemberMetadata(let groupId, _, _), .consumerGroupTargetAssignmentMetadata(let groupId, _),
+             .consumerGroupTargetAssignmentMember(let groupId, _, _), .consumerGroupCurrentMemberAssignment(let groupId, _, _):
+            return groupId
         }
     }
 }
@@ -91,5 +101,44 @@ public struct GroupMemberRecord: Sendable, Hashable {
         self.sessionTimeoutMs = sessionTimeoutMs
         self.subscription = subscription
         self.assignment = assignment
+    }
+}
+
+public struct ConsumerMemberRecordValue: Sendable, Hashable {
+    public var instanceId: String?
+    public var rackId: String?
+    public var clientId: String
+    public var clientHost: String
+    public var subscribedTopicNames: [String]
+    public var serverAssignor: String?
+    public var rebalanceTimeoutMs: Int32
+
+    public init(instanceId: String?, rackId: String?, clientId: String, clientHost: String, subscribedTopicNames: [String],
+                serverAssignor: String?, rebalanceTimeoutMs: Int32) {
+        self.instanceId = instanceId
+        self.rackId = rackId
+        self.clientId = clientId
+        self.clientHost = clientHost
+        self.subscribedTopicNames = subscribedTopicNames
+        self.serverAssignor = serverAssignor
+        self.rebalanceTimeoutMs = rebalanceTimeoutMs
+    }
+}
+
+public struct ConsumerCurrentAssignmentRecordValue: Sendable, Hashable {
+    public var memberEpoch: Int32
+    public var previousMemberEpoch: Int32
+    /// "stable", "unrevoked_partitions" or "unreleased_partitions".
+    public var state: String
+    public var assignedPartitions: [String: [Int32]]
+    public var partitionsPendingRevocation: [String: [Int32]]
+
+    public init(memberEpoch: Int32, previousMemberEpoch: Int32, state: String, assignedPartitions: [String: [Int32]],
+                partitionsPendingRevocation: [String: [Int32]]) {
+        self.memberEpoch = memberEpoch
+        self.previousMemberEpoch = previousMemberEpoch
+        self.state = state
+        self.assignedPartitions = assignedPartitions
+        self.partitionsPendingRevocation = partitionsPendingRevocation
     }
 }

@@ -32,12 +32,19 @@ extension GroupCoordinator {
         let errorCode = loadingPartitions.isEmpty ? CoordinatorErrorCode.none : CoordinatorErrorCode.coordinatorLoadInProgress
         let states = Set(input.statesFilter.map { $0.lowercased() })
         let types = Set(input.typesFilter.map { $0.lowercased() })
-        let listed = groupIds.compactMap { groupId -> ListedGroup? in
+        var listed = groupIds.compactMap { groupId -> ListedGroup? in
             guard let group = groups[groupId], coordinatorError(for: groupId) == nil else { return nil }
             if !states.isEmpty && !states.contains(group.state.rawValue.lowercased()) { return nil }
             if !types.isEmpty && !types.contains("classic") { return nil }
             return ListedGroup(groupId: groupId, protocolType: group.protocolType ?? "", groupState: group.state.rawValue, groupType: "classic")
         }
+        for groupId in consumerGroupIds where coordinatorError(for: groupId) == nil {
+            let state = consumerGroups[groupId]!.state.rawValue
+            if !states.isEmpty && !states.contains(state.lowercased()) { continue }
+            if !types.isEmpty && !types.contains("consumer") { continue }
+            listed.append(ListedGroup(groupId: groupId, protocolType: "consumer", groupState: state, groupType: "consumer"))
+        }
+        listed.sort { $0.groupId < $1.groupId }
         return ListGroupsResult(errorCode: errorCode, groups: listed)
     }
 
@@ -48,6 +55,15 @@ extension GroupCoordinator {
 
     private func deleteGroup(_ groupId: String, now: Int64) -> Int16 {
         if let error = coordinatorError(for: groupId) { return error }
+        if let consumerGroup = consumerGroups[groupId] {
+            guard consumerGroup.members.isEmpty else { return CoordinatorErrorCode.nonEmptyGroup }
+            let records: [CoordinatorRecord] = consumerGroup.offsets.keys.sorted().map {
+                .offsetCommit(key: OffsetCommitRecordKey(groupId: groupId, topic: $0.topic, partition: $0.partition), value: nil)
+            } + consumerGroupTombstones(groupId)
+            consumerGroups[groupId] = nil
+            append(groupId: groupId, records)
+            return CoordinatorErrorCode.none
+        }
         guard let group = groups[groupId], group.state != .dead else { return CoordinatorErrorCode.groupIdNotFound }
         guard group.state == .empty else { return CoordinatorErrorCode.nonEmptyGroup }
         var records: [CoordinatorRecord] = group.offsets.keys.sorted().map {

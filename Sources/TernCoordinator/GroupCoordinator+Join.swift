@@ -18,6 +18,8 @@ extension GroupCoordinator {
     private func join(_ input: JoinGroupInput, requestId: UInt64, now: Int64) -> JoinGroupResult? {
         if let error = coordinatorError(for: input.groupId) { return .error(error, memberId: input.memberId) }
         if input.groupId.isEmpty { return .error(CoordinatorErrorCode.invalidGroupId, memberId: input.memberId) }
+        // Classic members cannot join a KIP-848 consumer group here.
+        if consumerGroups[input.groupId] != nil { return .error(CoordinatorErrorCode.inconsistentGroupProtocol, memberId: input.memberId) }
         if input.sessionTimeoutMs < config.groupMinSessionTimeoutMs || input.sessionTimeoutMs > config.groupMaxSessionTimeoutMs {
             return .error(CoordinatorErrorCode.invalidSessionTimeout, memberId: input.memberId)
         }

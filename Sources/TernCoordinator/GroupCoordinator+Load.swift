@@ -14,6 +14,7 @@ extension GroupCoordinator {
     public func load(partition: Int32, records: [CoordinatorRecord], now: Int64) -> [CoordinatorAction] {
         var metadata: [String: GroupMetadataRecordValue?] = [:]
         var offsets: [String: [TopicPartition: OffsetCommitRecordValue]] = [:]
+        var consumer: [String: ConsumerGroupReplay] = [:]
         for record in records {
             switch record {
             case .groupMetadata(let groupId, let value):
@@ -21,7 +22,46 @@ extension GroupCoordinator {
             case .offsetCommit(let key, let value):
                 let tp = TopicPartition(topic: key.topic, partition: key.partition)
                 offsets[key.groupId, default: [:]][tp] = value
+            case .consumerGroupMetadata(let groupId, let epoch):
+                if let epoch { consumer[groupId, default: ConsumerGroupReplay()].epoch = epoch } else { consumer[groupId] = nil }
+            case .consumerGroupMemberMetadata(let groupId, let memberId, let value):
+                consumer[groupId, default: ConsumerGroupReplay()].members[memberId] = value
+            case .consumerGroupTargetAssignmentMetadata(let groupId, let epoch):
+                consumer[groupId, default: ConsumerGroupReplay()].assignmentEpoch = epoch ?? 0
+            case .consumerGroupTargetAssignmentMember(let groupId, let memberId, let partitions):
+                consumer[groupId, default: ConsumerGroupReplay()].target[memberId] = partitions
+            case .consumerGroupCurrentMemberAssignment(let groupId, let memberId, let value):
+                consumer[groupId, default: ConsumerGroupReplay()].current[memberId] = value
             }
+        }
+        for (groupId, replay) in consumer.sorted(by: { $0.key < $1.key }) where self.partition(for: groupId) == partition {
+            guard let epoch = replay.epoch else { continue }
+            let group = ConsumerGroup(groupId: groupId)
+            group.groupEpoch = epoch
+            group.assignmentEpoch = replay.assignmentEpoch
+            group.offsets = offsets.removeValue(forKey: groupId) ?? [:]
+            for (memberId, partitions) in replay.target { group.targetAssignment[memberId] = partitions.toSets }
+            for (memberId, value) in replay.members.sorted(by: { $0.key < $1.key }) {
+                let member = ConsumerMember(memberId: memberId, clientId: value.clientId, clientHost: value.clientHost, rebalanceTimeoutMs: value.rebalanceTimeoutMs)
+                member.instanceId = value.instanceId
+                member.rackId = value.rackId
+                member.subscribedTopicNames = value.subscribedTopicNames
+                member.serverAssignor = value.serverAssignor
+                if let current = replay.current[memberId] {
+                    member.memberEpoch = current.memberEpoch
+                    member.previousMemberEpoch = current.previousMemberEpoch
+                    member.state = ConsumerMemberState(rawValue: current.state) ?? .stable
+                    member.assigned = current.assignedPartitions.toSets
+                    member.pendingRevocation = current.partitionsPendingRevocation.toSets
+                }
+                group.members[memberId] = member
+                member.sessionDeadlineMs = now + Int64(config.consumerGroupSessionTimeoutMs)
+                schedule(.consumerSession(groupId: groupId, memberId: memberId), at: member.sessionDeadlineMs)
+            }
+            group.lastPartitionCounts = Dictionary(uniqueKeysWithValues: group.subscribedTopics.compactMap { topic in
+                partitionCount(topic).map { (topic, $0) }
+            })
+            consumerGroups[groupId] = group
         }
         let groupIds = Set(metadata.keys).union(offsets.keys).sorted()
         for groupId in groupIds where self.partition(for: groupId) == partition {
@@ -76,8 +116,29 @@ extension GroupCoordinator {
             cancel(.rebalance(groupId: groupId))
             cancel(.pendingSync(groupId: groupId))
         }
+        for groupId in consumerGroupIds where self.partition(for: groupId) == partition {
+            guard let group = consumerGroups.removeValue(forKey: groupId) else { continue }
+            for memberId in group.members.keys.sorted() {
+                cancel(.consumerSession(groupId: groupId, memberId: memberId))
+                cancel(.consumerRebalance(groupId: groupId, memberId: memberId))
+            }
+        }
         loadingPartitions.remove(partition)
         if ownedPartitions != nil { ownedPartitions!.remove(partition) }
         return drainActions()
     }
+}
+
+/// Last value per key of one consumer group's records during replay.
+struct ConsumerGroupReplay {
+    var epoch: Int32?
+    var assignmentEpoch: Int32 = 0
+    // Assigning nil (a tombstone) removes the key, so the last value per key wins.
+    var members: [String: ConsumerMemberRecordValue] = [:]
+    var target: [String: [String: [Int32]]] = [:]
+    var current: [String: ConsumerCurrentAssignmentRecordValue] = [:]
+}
+
+extension Dictionary where Key == String, Value == [Int32] {
+    var toSets: TopicPartitions { mapValues { Set($0) } }
 }

@@ -23,6 +23,15 @@ extension GroupCoordinator {
             })
         }
         if let error = coordinatorError(for: input.groupId) { return all(error) }
+        if let consumerGroup = consumerGroups[input.groupId] {
+            // KIP-848 groups: the generation field carries the member epoch.
+            if !(input.generationId < 0 && input.memberId.isEmpty && consumerGroup.members.isEmpty) {
+                guard let member = consumerGroup.members[input.memberId] else { return all(CoordinatorErrorCode.unknownMemberId) }
+                if input.generationId > member.memberEpoch { return all(CoordinatorErrorCode.fencedMemberEpoch) }
+                if input.generationId < member.memberEpoch { return all(CoordinatorErrorCode.staleMemberEpoch) }
+            }
+            return writeOffsets(groupId: input.groupId, offsets: &consumerGroup.offsets, input, now: now)
+        }
         let group: ClassicGroup
         if let existing = groups[input.groupId] {
             group = existing
@@ -49,6 +58,10 @@ extension GroupCoordinator {
                 return all(CoordinatorErrorCode.unknownMemberId)
             }
         }
+        return writeOffsets(groupId: group.groupId, offsets: &group.offsets, input, now: now)
+    }
+
+    private func writeOffsets(groupId: String, offsets: inout [TopicPartition: OffsetCommitRecordValue], _ input: OffsetCommitInput, now: Int64) -> OffsetCommitResult {
         let expireTimestamp: Int64? = input.retentionTimeMs == -1 ? nil : now + input.retentionTimeMs
         var records: [CoordinatorRecord] = []
         var result = OffsetCommitResult(topics: [])
@@ -60,17 +73,17 @@ extension GroupCoordinator {
                     errors.append(PartitionError(partitionIndex: partition.partitionIndex, errorCode: CoordinatorErrorCode.offsetMetadataTooLarge))
                     continue
                 }
-                let key = OffsetCommitRecordKey(groupId: group.groupId, topic: topic.name, partition: partition.partitionIndex)
+                let key = OffsetCommitRecordKey(groupId: groupId, topic: topic.name, partition: partition.partitionIndex)
                 let value = OffsetCommitRecordValue(
                     offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch, metadata: metadata,
                     commitTimestamp: now, expireTimestamp: expireTimestamp)
-                group.offsets[TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = value
+                offsets[TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = value
                 records.append(.offsetCommit(key: key, value: value))
                 errors.append(PartitionError(partitionIndex: partition.partitionIndex, errorCode: CoordinatorErrorCode.none))
             }
             result.topics.append(TopicPartitionErrors(name: topic.name, partitions: errors))
         }
-        append(groupId: group.groupId, records)
+        append(groupId: groupId, records)
         return result
     }
 
@@ -82,7 +95,7 @@ extension GroupCoordinator {
         if let error = coordinatorError(for: request.groupId) {
             return OffsetFetchGroupResult(groupId: request.groupId, errorCode: error, topics: [])
         }
-        let offsets = groups[request.groupId]?.offsets ?? [:]
+        let offsets = groups[request.groupId]?.offsets ?? consumerGroups[request.groupId]?.offsets ?? [:]
         func answer(_ tp: TopicPartition) -> OffsetFetchPartition {
             guard let value = offsets[tp] else {
                 return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.none)
@@ -111,6 +124,9 @@ extension GroupCoordinator {
 
     private func deleteOffsetsOfGroup(_ input: OffsetDeleteInput) -> OffsetDeleteResult {
         if let error = coordinatorError(for: input.groupId) { return OffsetDeleteResult(errorCode: error, topics: []) }
+        if let consumerGroup = consumerGroups[input.groupId] {
+            return deleteOffsets(groupId: input.groupId, offsets: &consumerGroup.offsets, subscribed: consumerGroup.subscribedTopics, input)
+        }
         guard let group = groups[input.groupId], group.state != .dead else {
             return OffsetDeleteResult(errorCode: CoordinatorErrorCode.groupIdNotFound, topics: [])
         }
@@ -122,6 +138,11 @@ extension GroupCoordinator {
             // Unreadable subscriptions count as subscribed to nothing, as in Kafka.
             subscribed = group.subscribedTopics() ?? []
         }
+        return deleteOffsets(groupId: group.groupId, offsets: &group.offsets, subscribed: subscribed, input)
+    }
+
+    private func deleteOffsets(groupId: String, offsets: inout [TopicPartition: OffsetCommitRecordValue], subscribed: Set<String>,
+                               _ input: OffsetDeleteInput) -> OffsetDeleteResult {
         var records: [CoordinatorRecord] = []
         var topics: [TopicPartitionErrors] = []
         for topic in input.topics {
@@ -129,13 +150,13 @@ extension GroupCoordinator {
             topics.append(TopicPartitionErrors(name: topic.name, partitions: topic.partitionIndexes.map { index in
                 if inUse { return PartitionError(partitionIndex: index, errorCode: CoordinatorErrorCode.groupSubscribedToTopic) }
                 let tp = TopicPartition(topic: topic.name, partition: index)
-                if group.offsets.removeValue(forKey: tp) != nil {
-                    records.append(.offsetCommit(key: OffsetCommitRecordKey(groupId: group.groupId, topic: tp.topic, partition: index), value: nil))
+                if offsets.removeValue(forKey: tp) != nil {
+                    records.append(.offsetCommit(key: OffsetCommitRecordKey(groupId: groupId, topic: tp.topic, partition: index), value: nil))
                 }
                 return PartitionError(partitionIndex: index, errorCode: CoordinatorErrorCode.none)
             }))
         }
-        append(groupId: group.groupId, records)
+        append(groupId: groupId, records)
         return OffsetDeleteResult(errorCode: CoordinatorErrorCode.none, topics: topics)
     }
 
@@ -172,5 +193,26 @@ extension GroupCoordinator {
             }
             append(groupId: groupId, records)
         }
+        for groupId in consumerGroupIds {
+            guard let group = consumerGroups[groupId], coordinatorError(for: groupId) == nil else { continue }
+            let subscribed = group.subscribedTopics
+            var records: [CoordinatorRecord] = []
+            for (tp, value) in group.offsets.sorted(by: { $0.key < $1.key }) {
+                let expired = value.expireTimestamp.map { now >= $0 }
+                    ?? ((group.members.isEmpty || !subscribed.contains(tp.topic)) && value.commitTimestamp + retention <= now)
+                guard expired else { continue }
+                group.offsets[tp] = nil
+                records.append(.offsetCommit(key: OffsetCommitRecordKey(groupId: groupId, topic: tp.topic, partition: tp.partition), value: nil))
+            }
+            if group.members.isEmpty && group.offsets.isEmpty {
+                consumerGroups[groupId] = nil
+                records += consumerGroupTombstones(groupId)
+            }
+            append(groupId: groupId, records)
+        }
+    }
+
+    func consumerGroupTombstones(_ groupId: String) -> [CoordinatorRecord] {
+        [.consumerGroupTargetAssignmentMetadata(groupId: groupId, assignmentEpoch: nil), .consumerGroupMetadata(groupId: groupId, epoch: nil)]
     }
 }

@@ -10,6 +10,8 @@ extension GroupCoordinator {
             if let group = groups[groupId] { rebalanceTimerExpired(group, now: now) }
         case .pendingSync(let groupId):
             if let group = groups[groupId] { pendingSyncExpired(group, now: now) }
+        case .consumerSession(let groupId, let memberId), .consumerRebalance(let groupId, let memberId):
+            consumerMemberExpired(groupId: groupId, memberId: memberId, now: now)
         case .offsetsRetention:
             expireOffsets(now: now)
             schedule(.offsetsRetention, at: now + config.offsetsRetentionCheckIntervalMs)

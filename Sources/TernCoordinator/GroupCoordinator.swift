@@ -12,6 +12,10 @@
 public final class GroupCoordinator {
     public let config: GroupCoordinatorConfig
     var groups: [String: ClassicGroup] = [:]
+    /// KIP-848 groups; a group id is either classic or consumer, never both.
+    var consumerGroups: [String: ConsumerGroup] = [:]
+    /// Partition count of an existing topic, nil when it does not exist (KIP-848 assignors need it).
+    let partitionCount: (String) -> Int32?
     /// Partitions of `__consumer_offsets` this coordinator serves; nil means all of them.
     var ownedPartitions: Set<Int32>?
     var loadingPartitions: Set<Int32> = []
@@ -24,9 +28,11 @@ public final class GroupCoordinator {
     public init(
         config: GroupCoordinatorConfig = GroupCoordinatorConfig(),
         ownedPartitions: Set<Int32>? = nil,
-        makeUUID: @escaping () -> String = GroupCoordinator.randomUUID
+        makeUUID: @escaping () -> String = GroupCoordinator.randomUUID,
+        partitionCount: @escaping (String) -> Int32? = { _ in nil }
     ) {
         self.config = config
+        self.partitionCount = partitionCount
         self.ownedPartitions = ownedPartitions
         self.makeUUID = makeUUID
     }
@@ -44,6 +50,7 @@ public final class GroupCoordinator {
     }
 
     func newMemberId(prefix: String) -> String { prefix + "-" + makeUUID() }
+    func newUUID() -> String { makeUUID() }
 
     // MARK: - Action buffer
 
@@ -87,6 +94,7 @@ public final class GroupCoordinator {
     // MARK: - Introspection for tests and tools
 
     public var groupIds: [String] { groups.keys.sorted() }
+    public var consumerGroupIds: [String] { consumerGroups.keys.sorted() }
 
     public func state(of groupId: String) -> ClassicGroupState? { groups[groupId]?.state }
 
@@ -98,6 +106,17 @@ public final class GroupCoordinator {
             groupId: groupId, state: group.state, generationId: group.generationId,
             protocolType: group.protocolType, protocolName: group.protocolName, leaderId: group.leaderId,
             members: value.members, offsets: group.offsets)
+    }
+
+    /// The durable part of a consumer group's state: what replaying its records must rebuild.
+    public func consumerSnapshot(of groupId: String) -> ConsumerGroupSnapshot? {
+        guard let group = consumerGroups[groupId] else { return nil }
+        return ConsumerGroupSnapshot(
+            groupId: groupId, state: group.state, groupEpoch: group.groupEpoch, assignmentEpoch: group.assignmentEpoch,
+            members: group.members.mapValues { $0.metadataRecordValue },
+            assignments: group.members.mapValues { $0.assignmentRecordValue },
+            targetAssignment: group.targetAssignment.mapValues { $0.sortedLists }.filter { !$0.value.isEmpty },
+            offsets: group.offsets)
     }
 
     /// A random version 4 UUID in Java's `UUID.toString()` form.
@@ -119,5 +138,16 @@ public struct GroupSnapshot: Sendable, Equatable {
     public var protocolName: String?
     public var leaderId: String?
     public var members: [GroupMemberRecord]
+    public var offsets: [TopicPartition: OffsetCommitRecordValue]
+}
+
+public struct ConsumerGroupSnapshot: Sendable, Equatable {
+    public var groupId: String
+    public var state: ConsumerGroupState
+    public var groupEpoch: Int32
+    public var assignmentEpoch: Int32
+    public var members: [String: ConsumerMemberRecordValue]
+    public var assignments: [String: ConsumerCurrentAssignmentRecordValue]
+    public var targetAssignment: [String: [String: [Int32]]]
     public var offsets: [TopicPartition: OffsetCommitRecordValue]
 }

@@ -36,9 +36,11 @@ public actor GroupCoordinatorService {
 
     public init(
         config: GroupCoordinatorConfig = GroupCoordinatorConfig(), log: any CoordinatorLogWriter,
-        clock: any CoordinatorClock, ownedPartitions: Set<Int32>? = nil
+        clock: any CoordinatorClock, ownedPartitions: Set<Int32>? = nil,
+        partitionCount: @escaping (String) -> Int32? = { _ in nil }
     ) {
-        self.machine = GroupCoordinator(config: config, ownedPartitions: ownedPartitions)
+        self.machine = GroupCoordinator(
+            config: config, ownedPartitions: ownedPartitions, makeUUID: GroupCoordinator.randomUUID, partitionCount: partitionCount)
         self.offsetsTopicNumPartitions = config.offsetsTopicNumPartitions
         self.log = log
         self.clock = clock
@@ -90,6 +92,18 @@ public actor GroupCoordinatorService {
         let (result, actions) = machine.leaveGroup(input, now: clock.nowMs())
         _ = await perform(actions)
         return result
+    }
+
+    // MARK: - KIP-848 consumer groups
+
+    public func consumerGroupHeartbeat(_ input: ConsumerGroupHeartbeatInput) async -> ConsumerGroupHeartbeatResult {
+        let (result, actions) = machine.consumerGroupHeartbeat(input, now: clock.nowMs())
+        guard let failure = await perform(actions) else { return result }
+        return ConsumerGroupHeartbeatResult(errorCode: failure, memberId: result.memberId, memberEpoch: result.memberEpoch)
+    }
+
+    public func describeConsumerGroups(_ groupIds: [String]) -> [DescribedConsumerGroup] {
+        machine.describeConsumerGroups(groupIds, now: clock.nowMs())
     }
 
     // MARK: - Offsets

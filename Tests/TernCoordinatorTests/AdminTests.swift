@@ -59,4 +59,14 @@ import Testing
         _ = gc.load(partition: p, records: [], now: 0)
         #expect(gc.heartbeat(HeartbeatInput(groupId: "g", generationId: 1, memberId: "m"), now: 0).0.errorCode == CoordinatorErrorCode.unknownMemberId)
     }
+
+    @Test func unloadAnswersParkedRequestsWithNotCoordinator() {
+        let h = Harness()
+        let a = h.joinNew("g", clientId: "a")
+        #expect(h.joins[a.request] == nil)
+        h.apply(h.gc.unload(partition: h.gc.partition(for: "g")))
+        #expect(h.joins[a.request] == JoinGroupResult(errorCode: CoordinatorErrorCode.notCoordinator, memberId: a.memberId))
+        #expect(h.gc.groupIds.isEmpty)
+        #expect(h.timers[.rebalance(groupId: "g")] == nil)
+    }
 }
