@@ -1,3 +1,4 @@
+import Foundation
 import KafkaProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -45,10 +46,16 @@ final class CoordinatorWiring: Sendable {
         let existing = broker.metadataStore.topic(named: ConsumerOffsetsLog.topicName)
         // An existing topic's partition count wins over the config, as in Kafka: groups must keep their partition.
         let numPartitions = Int32(existing?.partitionCount ?? max(1, broker.config.offsetsTopicNumPartitions))
-        let log = ConsumerOffsetsLog(replicaManager: broker.replicaManager, purgatory: broker.purgatory, logger: broker.logger)
+        let store = broker.metadataStore
+        let topicIds = TopicIdResolver(
+            id: { name in store.topic(named: name).map(\.id) }, name: { id in store.topic(id: id)?.name })
+        let log = ConsumerOffsetsLog(
+            replicaManager: broker.replicaManager, purgatory: broker.purgatory, topicIds: topicIds, logger: broker.logger)
+        // KIP-848 assignors read partition counts from the broker's metadata at the time they run.
         let service = GroupCoordinatorService(
             config: Self.coordinatorConfig(broker.config, numPartitions: numPartitions), log: log,
-            clock: EventLoopCoordinatorClock(eventLoop: broker.eventLoopGroup.next()))
+            clock: EventLoopCoordinatorClock(eventLoop: broker.eventLoopGroup.next()),
+            partitionCount: { name in store.topic(named: name).map { Int32($0.partitionCount) } })
         let logger = broker.logger
         state.withLockedValue {
             $0.service = service
@@ -146,6 +153,18 @@ final class CoordinatorWiring: Sendable {
         if let v = config.raw["offsets.retention.check.interval.ms"].flatMap(Int64.init) {
             c.offsetsRetentionCheckIntervalMs = max(1, v)
         }
+        // KIP-848 consumer groups.
+        if let v = config.raw["group.consumer.session.timeout.ms"].flatMap(Int32.init) { c.consumerGroupSessionTimeoutMs = v }
+        if let v = config.raw["group.consumer.heartbeat.interval.ms"].flatMap(Int32.init) { c.consumerGroupHeartbeatIntervalMs = v }
+        if let v = config.raw["group.consumer.max.size"].flatMap(Int.init) { c.consumerGroupMaxSize = v }
+        if let list = config.raw["group.consumer.assignors"] {
+            // Kafka names them by class (org.apache.kafka.coordinator.group.assignor.UniformAssignor) or short name.
+            let assignors = list.split(separator: ",").compactMap { entry -> ConsumerGroupAssignor? in
+                let name = entry.trimmingCharacters(in: .whitespaces).lowercased()
+                return ConsumerGroupAssignor.allCases.first { name == $0.rawValue || name.hasSuffix(".\($0.rawValue)assignor") }
+            }
+            if !assignors.isEmpty { c.consumerGroupAssignors = assignors }
+        }
         return c
     }
 }
@@ -164,6 +183,10 @@ extension Broker {
         case .listGroups: return try serve(ListGroupsRequest.self, ctx, body: &b, listGroups)
         case .deleteGroups: return try serve(DeleteGroupsRequest.self, ctx, body: &b, deleteGroups)
         case .offsetDelete: return try serve(OffsetDeleteRequest.self, ctx, body: &b, offsetDelete)
+        case .consumerGroupHeartbeat:
+            return try serve(ConsumerGroupHeartbeatRequest.self, ctx, body: &b, consumerGroupHeartbeat)
+        case .consumerGroupDescribe:
+            return try serve(ConsumerGroupDescribeRequest.self, ctx, body: &b, consumerGroupDescribe)
         default:
             throw RequestRejection(description: "no handler for \(ctx.apiKey.name)")
         }

@@ -58,6 +58,8 @@ public enum SupportedApis {
         .listGroups: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        .consumerGroupHeartbeat: 0...0,
+        .consumerGroupDescribe: 0...0,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

@@ -21,11 +21,13 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
     private let replicaManager: ReplicaManager
     private let purgatory: FetchPurgatory
     private let logger: Logger
+    private let topicIds: TopicIdResolver
     private let closed = NIOLockedValueBox(false)
 
-    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, logger: Logger) {
+    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, topicIds: TopicIdResolver, logger: Logger) {
         self.replicaManager = replicaManager
         self.purgatory = purgatory
+        self.topicIds = topicIds
         self.logger = logger
     }
 
@@ -39,7 +41,7 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             logger.warning("\(Self.topicName)-\(index) does not exist; coordinator append refused")
             throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
         }
-        let batch = try Self.batch(of: records, now: Broker.nowMs())
+        let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds)
         do {
             try partition.appendInternal(batch)
         } catch {
@@ -50,10 +52,10 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
     }
 
     /// One v2 batch holding `records` in order, every record stamped `now`.
-    static func batch(of records: [CoordinatorRecord], now: Int64) throws -> ByteBuffer {
+    static func batch(of records: [CoordinatorRecord], now: Int64, topicIds: TopicIdResolver = .none) throws -> ByteBuffer {
         var builder = RecordBatchBuilder()
         for record in records {
-            let (key, value) = try OffsetsRecordCodec.encode(record)
+            let (key, value) = try OffsetsRecordCodec.encode(record, topicIds: topicIds)
             builder.append(key: key, value: value, timestamp: now)
         }
         return try builder.build()
@@ -62,10 +64,10 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
     /// Every coordinator record of a partition, oldest first.
     func readRecords(partition index: Int32) throws -> [CoordinatorRecord] {
         guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return [] }
-        return try Self.readRecords(of: partition.log, logger: logger)
+        return try Self.readRecords(of: partition.log, topicIds: topicIds, logger: logger)
     }
 
-    static func readRecords(of log: Log, logger: Logger) throws -> [CoordinatorRecord] {
+    static func readRecords(of log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> [CoordinatorRecord] {
         var records: [CoordinatorRecord] = []
         var offset = log.logStartOffset
         let end = log.logEndOffset
@@ -80,7 +82,7 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
                 for record in batch.records where batch.offset(of: record) >= offset {
                     guard let key = record.key else { continue }
                     do {
-                        if let decoded = try OffsetsRecordCodec.decode(key: key, value: record.value) {
+                        if let decoded = try OffsetsRecordCodec.decode(key: key, value: record.value, topicIds: topicIds) {
                             records.append(decoded)
                         }
                     } catch {

@@ -12,6 +12,8 @@ import TernCoordinator
 /// Record value: int16 version, then the value struct. `OffsetCommitValue` is written at version 3, or 1 when the
 /// commit carries an explicit expire timestamp (OffsetCommit v2-v4 retention), as Kafka does; `GroupMetadataValue`
 /// at version 3 (static membership, the version Kafka writes since 2.3). A null value is a tombstone.
+/// KIP-848 consumer-group records (key versions 3 and 5-8, value version 0) are in
+/// `OffsetsRecordCodec+ConsumerGroup.swift`; they name topics by id, hence the `TopicIdResolver`.
 enum OffsetsRecordCodec {
     static let offsetCommitKeyVersion: Int16 = 1
     static let groupMetadataKeyVersion: Int16 = 2
@@ -25,9 +27,9 @@ enum OffsetsRecordCodec {
 
     // MARK: Encoding
 
-    static func encode(_ record: CoordinatorRecord, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws
-        -> (key: ByteBuffer, value: ByteBuffer?)
-    {
+    static func encode(
+        _ record: CoordinatorRecord, topicIds: TopicIdResolver = .none, allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) throws -> (key: ByteBuffer, value: ByteBuffer?) {
         switch record {
         case .offsetCommit(let key, let value):
             var k = OffsetCommitKey()
@@ -68,10 +70,13 @@ enum OffsetsRecordCodec {
                 return member
             }
             return (keyBytes, try versioned(v, groupMetadataValueVersion, allocator))
+        case .consumerGroupMetadata, .consumerGroupMemberMetadata, .consumerGroupTargetAssignmentMetadata,
+             .consumerGroupTargetAssignmentMember, .consumerGroupCurrentMemberAssignment:
+            return try encodeConsumerGroup(record, topicIds: topicIds, allocator: allocator)
         }
     }
 
-    private static func versioned(_ message: some KafkaMessage, _ version: Int16, _ allocator: ByteBufferAllocator) throws
+    static func versioned(_ message: some KafkaMessage, _ version: Int16, _ allocator: ByteBufferAllocator) throws
         -> ByteBuffer
     {
         var buffer = allocator.buffer(capacity: 64)
@@ -84,7 +89,7 @@ enum OffsetsRecordCodec {
 
     /// The record for `key`/`value`, or nil for a record type the classic group coordinator does not own
     /// (KIP-848 consumer groups, share groups). Throws on bytes that do not parse.
-    static func decode(key: ByteBuffer, value: ByteBuffer?) throws -> CoordinatorRecord? {
+    static func decode(key: ByteBuffer, value: ByteBuffer?, topicIds: TopicIdResolver = .none) throws -> CoordinatorRecord? {
         var key = key
         guard let keyVersion = key.readInteger(as: Int16.self) else { throw DecodeError(description: "record key shorter than its version") }
         switch keyVersion {
@@ -118,12 +123,15 @@ enum OffsetsRecordCodec {
                 value: GroupMetadataRecordValue(
                     protocolType: v.protocolType, generation: v.generation, protocolName: v.protocol,
                     leader: v.leader, currentStateTimestamp: v.currentStateTimestamp, members: members))
+        case 3, 5, 6, 7, 8:
+            return try decodeConsumerGroup(keyVersion: keyVersion, key: &key, value: value, topicIds: topicIds)
         default:
+            // 4 is ConsumerGroupPartitionMetadata (subscription metadata Tern recomputes); 9+ share groups.
             return nil
         }
     }
 
-    private static func readValueVersion(_ value: inout ByteBuffer, max: Int16, _ name: String) throws -> Int16 {
+    static func readValueVersion(_ value: inout ByteBuffer, max: Int16, _ name: String) throws -> Int16 {
         guard let version = value.readInteger(as: Int16.self) else {
             throw DecodeError(description: "\(name) shorter than its version")
         }
