@@ -47,6 +47,20 @@ public enum SupportedApis {
         .createPartitions: 0...3,
         .incrementalAlterConfigs: 0...1,
         .describeTopicPartitions: 0...0,
+        // Group coordinator (Sources/TernBroker/Group).
+        .offsetCommit: 0...9,
+        .offsetFetch: 0...9,
+        .findCoordinator: 0...6,
+        .joinGroup: 0...9,
+        .heartbeat: 0...4,
+        .leaveGroup: 0...5,
+        .syncGroup: 0...5,
+        .describeGroups: 0...5,
+        .listGroups: 0...5,
+        .deleteGroups: 0...2,
+        .offsetDelete: 0...0,
+        .consumerGroupHeartbeat: 0...0,
+        .consumerGroupDescribe: 0...0,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {
