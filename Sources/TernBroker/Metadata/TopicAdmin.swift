@@ -1,3 +1,4 @@
+import Foundation
 import KafkaProtocol
 import TernStorage
 
@@ -20,6 +21,17 @@ extension Broker {
         if let problem = TopicName.validate(name) { throw TopicCreationFailure(code: .invalidTopicException, message: problem) }
         if metadataStore.topic(named: name) != nil {
             throw TopicCreationFailure(code: .topicAlreadyExists, message: "Topic '\(name)' already exists.")
+        }
+        // '.' and '_' map to the same metric name, so Kafka refuses a name that differs from an existing one only
+        // there (InvalidTopicException "collides with existing topic").
+        if name.contains(".") || name.contains("_") {
+            let normalized = name.replacingOccurrences(of: ".", with: "_")
+            if let clash = metadataStore.allTopics().first(where: {
+                $0.name != name && $0.name.replacingOccurrences(of: ".", with: "_") == normalized
+            }) {
+                throw TopicCreationFailure(
+                    code: .invalidTopicException, message: "Topic '\(name)' collides with existing topic: \(clash.name)")
+            }
         }
         let liveBrokers: [Int32] = [brokerId]
         var assignment: [[Int32]]
