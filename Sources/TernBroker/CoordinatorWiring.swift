@@ -42,7 +42,8 @@ final class CoordinatorWiring: Sendable {
     /// The partition count every group maps with (`Utils.abs(groupId.hashCode) % n`).
     var offsetsTopicPartitionCount: Int32 { state.withLockedValue { $0.numPartitions } }
 
-    func start(broker: Broker) throws {
+    /// - Parameter beforeLoading: awaited before the replay starts; tests hold the coordinator in its loading state.
+    func start(broker: Broker, beforeLoading: @escaping @Sendable () async -> Void = {}) throws {
         let existing = broker.metadataStore.topic(named: ConsumerOffsetsLog.topicName)
         // An existing topic's partition count wins over the config, as in Kafka: groups must keep their partition.
         let numPartitions = Int32(existing?.partitionCount ?? max(1, broker.config.offsetsTopicNumPartitions))
@@ -64,6 +65,7 @@ final class CoordinatorWiring: Sendable {
             $0.offsetsTopicReady = existing != nil
         }
         let loader = Task { [weak self] in
+            await beforeLoading()
             let started = ContinuousClock.now
             var loadedRecords = 0
             if existing != nil {

@@ -53,8 +53,13 @@ final class GroupFixture: @unchecked Sendable {
     /// Clean shutdown and a new broker on the same directory, started.
     func restart() async throws {
         broker.shutdown()
+        try await reopen(start: true)
+    }
+
+    /// A new broker on the same directory (the old one must be shut down), optionally started.
+    func reopen(start: Bool) async throws {
         broker = try Self.open(dir: dir, group: group, configure)
-        try await startBroker()
+        if start { try await startBroker() }
     }
 
     /// Sends `request` at `version` through the dispatcher and decodes the answer at the same version.
