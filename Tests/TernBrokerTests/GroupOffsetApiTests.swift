@@ -165,3 +165,18 @@ import TernCoordinator
         #expect(fetchedOffsets(fetched, version: 8).map(\.2) == [9])
     }
 }
+
+@Suite struct GroupRequestOrderTests {
+    /// A commit and the fetch pipelined behind it on one connection: the fetch always sees the commit, as with
+    /// Kafka, which reads a connection's next request only after answering the current one.
+    @Test func pipelinedCommitThenFetchApplyInOrder() async throws {
+        let f = try await GroupFixture()
+        try f.createTopic("t")
+        for i in Int64(1)...50 {
+            let commit = try f.dispatch(GroupRequests.commit("g", [("t", 0, i)]), 8)
+            let fetch = try f.dispatch(GroupRequests.fetch("g", ["t": [0]], version: 8), 8)
+            #expect(try await commit.get().topics[0].partitions[0].errorCode == 0)
+            #expect(fetchedOffsets(try await fetch.get(), version: 8).map(\.2) == [i])
+        }
+    }
+}
