@@ -152,7 +152,7 @@ import TernCoordinator
         #expect(first.errorCode == 0 && first.generationId == 1)
         _ = try await f.send(GroupRequests.sync(group, generation: 1, memberId: first.memberId, assignments: [first.memberId: [1]]), 3)
         // The second member's JoinGroup parks until the first rejoins; meanwhile the event loop answers others.
-        async let second = f.send(GroupRequests.join(group), 3)
+        async let second = f.send(GroupRequests.join(group), 3, connection: 2)
         try await Task.sleep(for: .milliseconds(100))
         var meta = MetadataRequest()
         meta.topics = []
@@ -165,7 +165,7 @@ import TernCoordinator
         #expect(rejoin.generationId == 2 && joined.generationId == 2)
         #expect(rejoin.members.count == 2 && joined.members.isEmpty)
         // The follower's SyncGroup waits for the leader's.
-        async let followerSync = f.send(GroupRequests.sync(group, generation: 2, memberId: joined.memberId), 3)
+        async let followerSync = f.send(GroupRequests.sync(group, generation: 2, memberId: joined.memberId), 3, connection: 2)
         try await Task.sleep(for: .milliseconds(50))
         let leaderSync = try await f.send(GroupRequests.sync(
             group, generation: 2, memberId: first.memberId, assignments: [first.memberId: [1], joined.memberId: [2]]), 3)

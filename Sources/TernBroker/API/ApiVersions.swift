@@ -59,7 +59,7 @@ public enum SupportedApis {
         .listGroups: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
-        .consumerGroupHeartbeat: 0...0,
+        .consumerGroupHeartbeat: 0...1,
         .consumerGroupDescribe: 0...0,
     ]
 
