@@ -95,8 +95,13 @@ extension Broker {
 
     /// Auto-creation (Metadata, Produce) with the broker defaults, if `auto.create.topics.enable` allows it.
     func autoCreateTopic(_ name: String) -> TopicMetadata? {
-        guard config.autoCreateTopicsEnable else { return nil }
         if let existing = metadataStore.topic(named: name) { return existing }
+        // The offsets topic is internal: created with its own partition count and configs, whatever
+        // auto.create.topics.enable says (as Kafka creates internal topics on demand).
+        if name == ConsumerOffsetsLog.topicName {
+            return coordinator.ensureOffsetsTopic(broker: self) ? metadataStore.topic(named: name) : nil
+        }
+        guard config.autoCreateTopicsEnable else { return nil }
         do {
             return try createTopic(name: name, partitions: -1, replicationFactor: -1)
         } catch {
