@@ -128,3 +128,110 @@ private func sampleResponse(records: [ByteBuffer]) -> FetchResponse {
         }
     }
 }
+
+/// Fetch through `Broker.respond`, the connection's path: records leave as file parts, and the bytes a client gets
+/// decode as the same response the one-buffer path gives.
+@Suite(.serialized) struct FetchZeroCopyTests {
+    private func batch(_ values: [String]) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder()
+        // Now, not a fixed old time: a segment whose first timestamp is older than segment.ms rolls on every append.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for value in values { builder.append(key: nil, value: ByteBuffer(string: value), timestamp: now) }
+        return try builder.build()
+    }
+
+    private func produce(_ fixture: GroupFixture, topic: String, partition: Int32, _ batch: ByteBuffer) async throws {
+        var request = ProduceRequest()
+        request.acks = -1
+        request.timeoutMs = 5000
+        var data = ProduceRequest.TopicProduceData()
+        data.name = topic
+        var p = ProduceRequest.PartitionProduceData()
+        p.index = partition
+        p.records = batch
+        data.partitionData = [p]
+        request.topicData = [data]
+        let response = try await fixture.send(request, 8)
+        #expect(response.responses.first?.partitionResponses.first?.errorCode == 0)
+    }
+
+    private func fetchFrame(_ request: FetchRequest, version: Int16, correlationId: Int32) throws -> KafkaRequestFrame {
+        var header = RequestHeader()
+        header.requestApiKey = ApiKey.fetch.rawValue
+        header.requestApiVersion = version
+        header.correlationId = correlationId
+        header.clientId = "zero-copy-tests"
+        var frame = ByteBuffer()
+        try header.write(to: &frame, version: ApiKey.fetch.requestHeaderVersion(version))
+        try request.write(to: &frame, version: version)
+        return KafkaRequestFrame(apiKey: ApiKey.fetch.rawValue, apiVersion: version, correlationId: correlationId, frame: frame)
+    }
+
+    private func fetchRequest(_ topic: TopicMetadata, version: Int16, partitionMaxBytes: [Int32]) -> FetchRequest {
+        var request = FetchRequest()
+        request.maxWaitMs = 0
+        request.sessionEpoch = -1  // no session: full responses every time
+        var t = FetchRequest.FetchTopic()
+        t.topic = topic.name
+        t.topicId = topic.id
+        t.partitions = partitionMaxBytes.enumerated().map { index, maxBytes in
+            var p = FetchRequest.FetchPartition()
+            p.partition = Int32(index)
+            p.partitionMaxBytes = maxBytes
+            return p
+        }
+        request.topics = [t]
+        return request
+    }
+
+    private func respond(_ fixture: GroupFixture, _ frame: KafkaRequestFrame, plaintext: Bool = true) async throws -> KafkaResponse {
+        let context = ConnectionContext(
+            connectionId: 1, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT",
+            supportsFileRegion: plaintext)
+        return try #require(try await fixture.broker.respond(to: frame, context: context, eventLoop: fixture.group.next()).get())
+    }
+
+    @Test func recordsLeaveAsFilePartsAndDecodeLikeTheBufferPath() async throws {
+        let fixture = try await GroupFixture()
+        let topic = try fixture.createTopic("zero-copy", partitions: 2)
+        for i in 0..<3 { try await produce(fixture, topic: topic.name, partition: 0, try batch(["a\(i)", "b\(i)"])) }
+        try await produce(fixture, topic: topic.name, partition: 1, try batch(["only"]))
+        for version: Int16 in [4, 11, 12, 13, 17] {
+            let request = fetchRequest(topic, version: version, partitionMaxBytes: [1 << 20, 1 << 20])
+            let parts = try await respond(fixture, try fetchFrame(request, version: version, correlationId: 5))
+            #expect(parts.parts.filter { if case .file = $0 { true } else { false } }.count == 2, "v\(version)")
+            let copied = try #require(try await fixture.broker.handle(
+                try fetchFrame(request, version: version, correlationId: 5),
+                context: ConnectionContext(connectionId: 1, remoteAddress: "x", listenerName: "PLAINTEXT"),
+                eventLoop: fixture.group.next()).get())
+            #expect(try joined(parts) == copied, "v\(version)")
+            let withoutSendfile = try await respond(
+                fixture, try fetchFrame(request, version: version, correlationId: 5), plaintext: false)
+            #expect(!withoutSendfile.hasFileParts)
+            #expect(try joined(withoutSendfile) == copied, "v\(version)")
+        }
+    }
+
+    @Test func firstBatchWholeTrailingBatchMayBePartial() async throws {
+        let fixture = try await GroupFixture()
+        let topic = try fixture.createTopic("zero-copy-limits", partitions: 2)
+        let first = try batch(["x", "y"])
+        for _ in 0..<3 { try await produce(fixture, topic: topic.name, partition: 0, first) }
+        try await produce(fixture, topic: topic.name, partition: 1, try batch(["z"]))
+        let size = first.readableBytes
+        // Partition 0: below one batch, yet the first batch comes whole (minOneBatch); then with room for one and a
+        // half: one whole batch and half of the next, as sendfile sends it. Partition 1 gets a limit below its
+        // batch and is not the first with data, so it answers no records rather than a cut batch.
+        for (limit0, expected0) in [(Int32(10), size), (Int32(size + size / 2), size + size / 2)] {
+            let request = fetchRequest(topic, version: 12, partitionMaxBytes: [limit0, 10])
+            let answer = try await respond(fixture, try fetchFrame(request, version: 12, correlationId: 9))
+            var out = try joined(answer)
+            _ = try ResponseHeader(from: &out, version: ApiKey.fetch.responseHeaderVersion(12))
+            let response = try FetchResponse(from: &out, version: 12)
+            let partitions = try #require(response.responses.first?.partitions)
+            #expect(partitions[0].records?.readableBytes == expected0)
+            #expect(partitions[0].records?.getInteger(at: 8, as: Int32.self) == Int32(size - 12), "first batch whole")
+            #expect(partitions[1].records?.readableBytes == 0)
+        }
+    }
+}
