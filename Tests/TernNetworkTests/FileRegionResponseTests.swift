@@ -223,3 +223,27 @@ func exchangeFrames(port: Int, frames: [ByteBuffer], maxFrameBytes: Int) async t
         return responses
     }
 }
+
+/// Records what the server told the handler about the connection.
+final class ContextProbe: KafkaRequestHandler, @unchecked Sendable {  // written before the answer is read
+    nonisolated(unsafe) var supportsFileRegion: Bool?
+    func handle(_ request: KafkaRequestFrame, context: ConnectionContext) async throws -> ByteBuffer? {
+        supportsFileRegion = context.supportsFileRegion
+        return responsePayload(correlationId: request.correlationId)
+    }
+}
+
+@Suite struct SendfileSwitchTests {
+    @Test(arguments: [true, false])
+    func serverPassesItsSendfileSettingToConnections(sendfile: Bool) async throws {
+        let probe = ContextProbe()
+        var configuration = KafkaServer.Configuration(
+            listeners: [KafkaListener(name: "PLAINTEXT", host: "127.0.0.1", port: 0, securityProtocol: .plaintext)])
+        configuration.sendfile = sendfile
+        let server = KafkaServer(configuration: configuration, requestHandler: probe, logger: Logger(label: "test"))
+        let port = try #require(try await server.start().first?.port)
+        _ = try await exchangeFrames(port: port, frames: [wireFrame(correlationId: 1)], maxFrameBytes: 1 << 20)
+        await server.shutdown(gracePeriod: .seconds(1))
+        #expect(probe.supportsFileRegion == sendfile)
+    }
+}
