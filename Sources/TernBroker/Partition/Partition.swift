@@ -85,6 +85,16 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     public func appendInternal(_ records: ByteBuffer) throws -> LogAppendInfo {
         try lock.withLock {
             let info = try log.append(batches: records, leaderEpoch: _leaderEpoch)
+            // Transactional batches written by the broker (TxnOffsetCommit) open their producer's transaction.
+            var index = records.readerIndex
+            var offset = info.firstOffset
+            while let h = RecordBatchHeader(peekingAt: index, of: records) {
+                if !h.attributes.isControl {
+                    transactions.appended(producerId: h.producerId, isTransactional: h.attributes.isTransactional, firstOffset: offset)
+                }
+                offset += Int64(h.lastOffsetDelta) + 1
+                index += h.totalSize
+            }
             _ = log.updateHighWatermark(log.logEndOffset)
             return info
         }
