@@ -68,6 +68,6 @@ import TernStorage
         #expect(throws: Partition.AppendFailure.self) {
             _ = try partition.appendAsLeader(stale, headers: try RecordBatchValidator.validate(stale, options: .init()))
         }
-        manager.shutdown()
+        try manager.shutdown()
     }
 }
