@@ -187,3 +187,19 @@ def test_transaction_timeout_aborts(broker_factory, topic_name):
         time.sleep(0.3)
     assert lso(broker.bootstrap, topic_name, 0) == 2  # record + ABORT marker
     assert read(broker.bootstrap, topic_name, 1, "read_committed", quiet=1.0) == []
+
+
+def test_open_transaction_survives_restart(broker, topic_name):
+    """__transaction_state is replayed and the partition rebuilds its open transaction from the log: the LSO still
+    holds after a restart, and the producer commits once it reconnects."""
+    create_topic(broker.bootstrap, topic_name, 1)
+    p = txn_producer(broker.bootstrap, f"tx-{uuid.uuid4().hex[:6]}")
+    p.begin_transaction()
+    for i in range(3):
+        p.produce(topic_name, value=f"r{i}".encode())
+    p.flush(10)
+    broker.restart()
+    assert lso(broker.bootstrap, topic_name, 0) == 0
+    p.commit_transaction(30)
+    got = read(broker.bootstrap, topic_name, 1, "read_committed", expect=3)
+    assert [m.value() for m in got] == [b"r0", b"r1", b"r2"]
