@@ -21,6 +21,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let authorizer = Authorizer()
     let producerIds: ProducerIdManager
     let coordinator: CoordinatorWiring
+    let transactions = TransactionWiring()
     private let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 
@@ -48,6 +49,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
     /// Opens the internal coordinators and starts background work (retention, cleaning, checkpoints).
     public func start() throws {
         try coordinator.start(broker: self)
+        transactions.start(broker: self)
         let loop = eventLoopGroup.any()
         let interval = TimeAmount.milliseconds(Int64(max(config.logRetentionCheckIntervalMs, 100)))
         let retention = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
@@ -70,6 +72,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
             tasks = []
         }
         purgatory.notifyAll()
+        transactions.shutdown()
         coordinator.shutdown()
         replicaManager.shutdown()
     }

@@ -219,7 +219,7 @@ extension Broker {
         case .consumerGroupDescribe:
             return try serve(ConsumerGroupDescribeRequest.self, ctx, body: &b, consumerGroupDescribe)
         default:
-            throw RequestRejection(description: "no handler for \(ctx.apiKey.name)")
+            return try routeTransactionApis(ctx, body: &b)
         }
     }
 

@@ -153,7 +153,7 @@ extension Broker {
         case .createTopics: return try serveNow(CreateTopicsRequest.self, ctx, body: &b, createTopics)
         case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
-        case .initProducerId: return try serveNow(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
+        case .initProducerId: return try serve(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
         case .offsetForLeaderEpoch:
             return try serveNow(OffsetForLeaderEpochRequest.self, ctx, body: &b, offsetForLeaderEpoch)
         case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)

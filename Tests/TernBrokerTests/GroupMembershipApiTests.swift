@@ -36,17 +36,18 @@ import TernCoordinator
         #expect(f.broker.replicaManager.partition(topic: "__consumer_offsets", index: 3)?.log.config.isCompacted == true)
     }
 
-    @Test func transactionKeysAreNotAvailableAndUnknownKeyTypesInvalid() async throws {
+    @Test func transactionKeysFindThisBrokerAndUnknownKeyTypesInvalid() async throws {
         let f = try await GroupFixture()
         var txn = FindCoordinatorRequest()
         txn.key = "tx"
         txn.keyType = 1
         let old = try await f.send(txn, 3)
-        #expect(old.errorCode == ErrorCode.coordinatorNotAvailable.rawValue)
-        #expect(old.nodeId == -1 && old.host == "" && old.port == -1)
-        #expect(old.errorMessage != nil)
+        #expect(old.errorCode == 0)
+        #expect(old.nodeId == f.broker.brokerId && old.port > 0)
+        #expect(old.errorMessage == nil)
+        #expect(f.broker.metadataStore.topic(named: "__transaction_state")?.partitionCount == 50)
         txn.coordinatorKeys = ["tx"]
-        #expect(try await f.send(txn, 4).coordinators[0].errorCode == ErrorCode.coordinatorNotAvailable.rawValue)
+        #expect(try await f.send(txn, 4).coordinators[0].errorCode == 0)
         var bad = FindCoordinatorRequest()
         bad.keyType = 7
         bad.coordinatorKeys = ["x"]

@@ -10,8 +10,8 @@ import Darwin
 #endif
 
 /// Fetch (key 1), versions 4-17.
-/// Consumers read up to the high watermark (read_committed: the last stable offset, which equals the high
-/// watermark until transactions arrive). Whole batches only, starting with the batch that holds the fetch
+/// Consumers read up to the high watermark (read_committed: up to the last stable offset, with the aborted
+/// transactions overlapping the range so the client drops their batches). Whole batches only, starting with the batch that holds the fetch
 /// offset; the first partition with data returns at least one whole batch even past `max_bytes`, so a large
 /// record never blocks a consumer. `min_bytes`/`max_wait_ms` make it a long poll: the fetch parks in the
 /// purgatory and is woken by an append to one of its partitions or by the deadline. Incremental fetch sessions
@@ -156,7 +156,10 @@ extension Broker {
                 let log = partition.log
                 let offsets = log.offsets
                 p.highWatermark = offsets.highWatermark
-                p.lastStableOffset = offsets.highWatermark
+                // read_committed reads up to the last stable offset; aborted transactions are filled after the read.
+                let lastStableOffset = partition.lastStableOffset
+                let readLimit = readCommitted ? lastStableOffset : offsets.highWatermark
+                p.lastStableOffset = lastStableOffset
                 p.logStartOffset = offsets.logStartOffset
                 p.abortedTransactions = readCommitted ? [] : nil
                 if state.fetchOffset < offsets.logStartOffset || state.fetchOffset > offsets.logEndOffset {
@@ -168,7 +171,7 @@ extension Broker {
                     do {
                         let minOneBatch = total == 0
                         var data = try log.read(
-                            from: state.fetchOffset, maxBytes: limit, maxOffset: offsets.highWatermark,
+                            from: state.fetchOffset, maxBytes: limit, maxOffset: readLimit,
                             minOneBatch: minOneBatch, materialize: !zeroCopy)
                         if zeroCopy, !data.isEmpty, let file = data.file {
                             // Without minOneBatch the range may stop inside its first batch; Kafka (v3+) then
@@ -181,6 +184,14 @@ extension Broker {
                         }
                         if !data.isEmpty {
                             if !zeroCopy { p.records = data.records }
+                            if readCommitted {
+                                p.abortedTransactions = partition.abortedTransactions(from: state.fetchOffset, to: readLimit).map {
+                                    var a = FetchResponse.AbortedTransaction()
+                                    a.producerId = $0.producerId
+                                    a.firstOffset = $0.firstOffset
+                                    return a
+                                }
+                            }
                             total += data.length
                             remaining -= data.length
                             changed = true
@@ -196,7 +207,7 @@ extension Broker {
                     }
                 }
                 if plan.incremental && (p.highWatermark != state.lastHighWatermark
-                    || p.logStartOffset != state.lastLogStartOffset) {
+                    || p.logStartOffset != state.lastLogStartOffset || p.lastStableOffset != state.lastStableOffset) {
                     changed = true
                 }
             } else {
