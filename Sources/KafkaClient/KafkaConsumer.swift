@@ -29,7 +29,7 @@ public actor KafkaConsumer {
     /// Replaces the assignment. Partitions kept from the old assignment keep their positions.
     public func assign(_ partitions: [TopicPartition]) {
         var next: [TopicPartition: Int64?] = [:]
-        for tp in partitions { next[tp] = positions[tp] ?? nil }
+        for tp in partitions { next.updateValue(positions[tp] ?? nil, forKey: tp) }  // a nil value must stay a key
         positions = next
         buffered.removeAll { !partitions.contains(TopicPartition($0.topic, $0.partition)) }
     }

@@ -9,7 +9,7 @@ struct GetOffsetsCommand: AsyncParsableCommand {
     @Option(help: "The Kafka server to connect to (host:port[,host:port]).") var bootstrapServer: String
     @Option(help: "The topic (all topics when omitted).") var topic: String?
     @Option(help: "Comma-separated partition ids (all when omitted).") var partitions: String?
-    @Option(help: "-1 or latest, -2 or earliest, -3 or max-timestamp, or a timestamp in ms.") var time: String = "-1"
+    @Option(parsing: .unconditional, help: "-1 or latest, -2 or earliest, -3 or max-timestamp, or a timestamp in ms.") var time: String = "-1"
     @Flag(help: "Exclude internal topics.") var excludeInternalTopics = false
 
     func run() async throws {

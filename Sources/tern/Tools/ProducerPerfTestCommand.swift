@@ -12,7 +12,7 @@ struct ProducerPerfTestCommand: AsyncParsableCommand {
     @Option(help: "The topic to produce to.") var topic: String
     @Option(help: "Number of records to send.") var numRecords: Int
     @Option(help: "Record size in bytes.") var recordSize: Int = 100
-    @Option(help: "Records per second to aim for; -1 for no limit.") var throughput: Double
+    @Option(parsing: .unconditional, help: "Records per second to aim for; -1 for no limit.") var throughput: Double
     @Option(parsing: .upToNextOption, help: "Producer properties: k=v ... (bootstrap.servers among them).") var producerProps: [String] = []
     @Option(name: .customLong("producer.config"), help: "A producer properties file.") var producerConfig: String?
     @Option(help: "The Kafka server, if not in --producer-props.") var bootstrapServer: String?
