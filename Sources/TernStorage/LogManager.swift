@@ -47,7 +47,11 @@ public final class LogManager: @unchecked Sendable {  // mutable state is behind
             allClean = allClean && clean
             let recoveryPoints = try CheckpointFile.readOffsets(from: logDir + "/" + Self.recoveryPointCheckpointFile)
             let logStarts = try CheckpointFile.readOffsets(from: logDir + "/" + Self.logStartOffsetCheckpointFile)
-            if !clean { logger.warning("Unclean shutdown detected, recovering logs", metadata: ["logDir": "\(logDir)"]) }
+            // A fresh (empty) log dir has no marker either; only logs that exist need recovering.
+            let hasLogs = try FileSystem.listDirectory(logDir).contains { TopicPartition(directoryName: $0) != nil }
+            if !clean && hasLogs {
+                logger.warning("Unclean shutdown detected, recovering logs", metadata: ["logDir": "\(logDir)"])
+            }
             var recovered = 0
             for name in try FileSystem.listDirectory(logDir).sorted() {
                 let path = logDir + "/" + name

@@ -109,7 +109,11 @@ def test_committed_offsets_survive_restart(gbroker, topic_name, group_id):
     from kafka import KafkaAdminClient
     a = KafkaAdminClient(bootstrap_servers=gbroker.bootstrap, request_timeout_ms=10000)
     try:
-        offs = a.list_consumer_group_offsets(group_id)
+        # kafka-python 3 renamed list_consumer_group_offsets to list_group_offsets({group: None}) -> {group: {...}}.
+        if hasattr(a, "list_group_offsets"):
+            offs = a.list_group_offsets({group_id: None})[group_id]
+        else:
+            offs = a.list_consumer_group_offsets(group_id)
         assert {tp.partition: om.offset for tp, om in offs.items()} == {0: 17, 1: 42, 2: 99}
     finally:
         a.close()

@@ -4,7 +4,7 @@ ListOffsets (earliest, latest, by timestamp), DeleteRecords."""
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewPartitions, NewTopic, OffsetSpec
 from kafka.protocol.metadata import MetadataResponse
 
@@ -187,3 +187,34 @@ def test_delete_records(broker, topic_name):
     with pytest.raises(KafkaException) as e:
         list(fs.values())[0].result(10)
     assert e.value.args[0].code() == KafkaError.OFFSET_OUT_OF_RANGE
+
+
+def test_offset_for_leader_epoch(broker, topic_name):
+    """KIP-320: the end offset of the current leader epoch is the log end; an unknown partition is an error."""
+    from kafka.protocol.consumer.offsets import OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse
+    import rawkafka as rk
+    create_topic(broker.bootstrap, topic_name, 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(5):
+        p.produce(topic_name, b"v", partition=0)
+    assert p.flush(10) == 0
+    conn = rk.RawConnection(broker.host, broker.port)
+    try:
+        r = rk.kp_request(conn, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, 4, replica_id=-1,
+                          topics=[{"topic": topic_name, "partitions": [
+                              {"partition": 0, "current_leader_epoch": -1, "leader_epoch": 0},
+                              {"partition": 7, "current_leader_epoch": -1, "leader_epoch": 0}]}])
+    finally:
+        conn.close()
+    parts = {x.partition: x for x in r.topics[0].partitions}
+    assert (parts[0].error_code, parts[0].leader_epoch, parts[0].end_offset) == (0, 0, 5)
+    assert parts[7].error_code == 3
+
+
+def test_topic_names_colliding_on_dot_and_underscore_are_refused(broker):
+    """Kafka refuses 'a.b' when 'a_b' exists (their metric names collide): INVALID_TOPIC_EXCEPTION."""
+    a = admin(broker.bootstrap)
+    a.create_topics([NewTopic("collide_x", 1, 1)])["collide_x"].result(10)
+    with pytest.raises(KafkaException) as e:
+        a.create_topics([NewTopic("collide.x", 1, 1)])["collide.x"].result(10)
+    assert e.value.args[0].code() == KafkaError.TOPIC_EXCEPTION

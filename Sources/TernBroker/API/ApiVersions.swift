@@ -30,7 +30,7 @@ extension Broker {
 /// The API versions this broker serves. Each range is implemented and covered by tests; widen it only with both.
 public enum SupportedApis {
     public static let versions: [ApiKey: ClosedRange<Int16>] = [
-        .produce: 3...11,
+        .produce: 0...11,
         .fetch: 4...17,
         .listOffsets: 1...10,
         .metadata: 0...12,
@@ -39,6 +39,7 @@ public enum SupportedApis {
         .deleteTopics: 1...6,
         .describeCluster: 0...1,
         .initProducerId: 0...5,
+        .offsetForLeaderEpoch: 0...4,
         .deleteRecords: 0...2,
         .describeConfigs: 1...4,
         .alterConfigs: 0...2,
@@ -46,6 +47,20 @@ public enum SupportedApis {
         .createPartitions: 0...3,
         .incrementalAlterConfigs: 0...1,
         .describeTopicPartitions: 0...0,
+        // Group coordinator (Sources/TernBroker/Group).
+        .offsetCommit: 0...9,
+        .offsetFetch: 0...9,
+        .findCoordinator: 0...6,
+        .joinGroup: 0...9,
+        .heartbeat: 0...4,
+        .leaveGroup: 0...5,
+        .syncGroup: 0...5,
+        .describeGroups: 0...5,
+        .listGroups: 0...5,
+        .deleteGroups: 0...2,
+        .offsetDelete: 0...0,
+        .consumerGroupHeartbeat: 0...1,
+        .consumerGroupDescribe: 0...0,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

@@ -1,6 +1,13 @@
 import KafkaProtocol
 import NIOCore
+import TernNetwork
 import TernStorage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Fetch (key 1), versions 4-17.
 /// Consumers read up to the high watermark (read_committed: the last stable offset, which equals the high
@@ -9,6 +16,9 @@ import TernStorage
 /// record never blocks a consumer. `min_bytes`/`max_wait_ms` make it a long poll: the fetch parks in the
 /// purgatory and is woken by an append to one of its partitions or by the deadline. Incremental fetch sessions
 /// (KIP-227) from v7: only partitions whose data or watermarks changed are returned. Topic ids from v13.
+/// Zero copy: on connections that allow it (PLAINTEXT) records stay in their segment files and go to the socket
+/// with sendfile (`FetchResponseEncoder` emits them as file parts); like Kafka's, such a range may end in a
+/// partial batch, which clients skip. Elsewhere they are read into the response and cut to whole batches.
 /// Differs from Kafka: follower fetches (replica id >= 0) are served like consumer fetches until replication lands.
 extension Broker {
     typealias FetchPartitionKey = FetchSessionCache.PartitionKey
@@ -21,7 +31,26 @@ extension Broker {
         var unknownTopicIds: [KafkaUUID: [Int32]]
     }
 
+    /// The generated message with every record read into memory (the `ByteBuffer` response path).
     func fetch(_ request: FetchRequest, _ ctx: RequestContext) throws -> EventLoopFuture<FetchResponse?> {
+        try fetch(request, ctx, zeroCopy: false).map { $0.response }
+    }
+
+    /// Fetch as response parts: decodes the request, serves it, encodes the answer with records as file parts
+    /// when the connection supports sendfile.
+    func serveFetch(_ ctx: RequestContext, body: inout ByteBuffer) throws -> EventLoopFuture<KafkaResponse?> {
+        let request = try decode(FetchRequest.self, ctx, body: &body)
+        let zeroCopy = ctx.connection.supportsFileRegion
+        return try fetch(request, ctx, zeroCopy: zeroCopy).flatMapThrowing { result in
+            if !zeroCopy { return KafkaResponse(try self.encode(result.response, ctx)) }
+            return try FetchResponseEncoder.encode(
+                result, correlationId: ctx.header.correlationId,
+                headerVersion: ctx.apiKey.responseHeaderVersion(ctx.apiVersion), version: ctx.apiVersion,
+                allocator: ctx.connection.allocator)
+        }
+    }
+
+    private func fetch(_ request: FetchRequest, _ ctx: RequestContext, zeroCopy: Bool) throws -> EventLoopFuture<FetchResult> {
         let version = ctx.apiVersion
         let byId = version >= 13
         var requested: [(FetchPartitionKey, FetchSessionCache.PartitionState)] = []
@@ -53,10 +82,10 @@ extension Broker {
         if version >= 7 {
             switch fetchSessions.context(sessionId: request.sessionId, epoch: request.sessionEpoch, requested: requested, forgotten: forgotten) {
             case .error(let code):
-                var response = FetchResponse()
-                response.errorCode = code.rawValue
-                response.sessionId = 0
-                return ctx.eventLoop.makeSucceededFuture(response)
+                var result = FetchResult()
+                result.response.errorCode = code.rawValue
+                result.response.sessionId = 0
+                return ctx.eventLoop.makeSucceededFuture(result)
             case .full(let sessionId):
                 plan = FetchPlan(sessionId: sessionId, incremental: false, partitions: [], unknownTopicIds: unknownIds)
                 plan.partitions = requested.map { ($0.0, $0.1, topicIds[$0.0.topic] ?? .zero) }
@@ -74,30 +103,30 @@ extension Broker {
 
         let maxBytes = version >= 3 ? Int(max(request.maxBytes, 0)) : Int(Int32.max)
         let readCommitted = request.isolationLevel == 1
-        let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version)
+        let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
         if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.hasError || plan.partitions.isEmpty {
-            return ctx.eventLoop.makeSucceededFuture(finish(first.response, plan))
+            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan))
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(request.maxWaitMs))
         let keys = plan.partitions.map { FetchPurgatory.Key(topic: $0.key.topic, partition: $0.key.partition) }
         let minBytes = Int(request.minBytes)
-        return ctx.eventLoop.makeFutureWithTask { [self] in
+        return ctx.eventLoop.makeFutureWithTask { [self, plan] in
             while true {
                 let remaining = deadline - NIODeadline.now()
                 if remaining > .zero { await purgatory.wait(for: keys, timeout: remaining, on: ctx.eventLoop) }
-                let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version)
+                let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
                 if again.bytes >= minBytes || again.hasError || NIODeadline.now() >= deadline {
-                    return finish(again.response, plan)
+                    return finish(again.result, plan)
                 }
             }
         }
     }
 
-    private func finish(_ response: FetchResponse, _ plan: FetchPlan) -> FetchResponse {
-        var response = response
-        response.sessionId = plan.sessionId
+    private func finish(_ result: FetchResult, _ plan: FetchPlan) -> FetchResult {
+        var result = result
+        result.response.sessionId = plan.sessionId
         if plan.sessionId != 0 {
-            for topic in response.responses {
+            for topic in result.response.responses {
                 for p in topic.partitions {
                     let name = topic.topic.isEmpty ? (metadataStore.topic(id: topic.topicId)?.name ?? "") : topic.topic
                     fetchSessions.update(
@@ -106,13 +135,13 @@ extension Broker {
                 }
             }
         }
-        return response
+        return result
     }
 
     private func readPartitions(
-        _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16
-    ) -> (response: FetchResponse, bytes: Int, hasError: Bool) {
-        var response = FetchResponse()
+        _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16, zeroCopy: Bool
+    ) -> (result: FetchResult, bytes: Int, hasError: Bool) {
+        var result = FetchResult()
         var remaining = maxBytes
         var total = 0
         var hasError = false
@@ -121,6 +150,7 @@ extension Broker {
             var p = FetchResponse.PartitionData()
             p.partitionIndex = key.partition
             p.records = ByteBuffer()
+            var fileRecords: FetchFileRecords?
             var changed = !plan.incremental
             if let partition = replicaManager.partition(topic: key.topic, index: key.partition) {
                 let log = partition.log
@@ -136,11 +166,21 @@ extension Broker {
                 } else if remaining > 0 || total == 0 {
                     let limit = min(Int(max(state.maxBytes, 0)), max(remaining, 0))
                     do {
-                        let data = try log.read(
+                        let minOneBatch = total == 0
+                        var data = try log.read(
                             from: state.fetchOffset, maxBytes: limit, maxOffset: offsets.highWatermark,
-                            minOneBatch: total == 0)
+                            minOneBatch: minOneBatch, materialize: !zeroCopy)
+                        if zeroCopy, !data.isEmpty, let file = data.file {
+                            // Without minOneBatch the range may stop inside its first batch; Kafka (v3+) then
+                            // returns nothing for the partition rather than a batch the client cannot use.
+                            if !minOneBatch, try !Self.startsWithWholeBatch(file, at: data.position, length: data.length) {
+                                data.length = 0
+                            } else {
+                                fileRecords = FetchFileRecords(file: file, position: data.position, length: data.length)
+                            }
+                        }
                         if !data.isEmpty {
-                            p.records = data.records
+                            if !zeroCopy { p.records = data.records }
                             total += data.length
                             remaining -= data.length
                             changed = true
@@ -167,13 +207,15 @@ extension Broker {
             }
             guard changed else { continue }
             if let i = topicIndex[key.topic] {
-                response.responses[i].partitions.append(p)
+                result.response.responses[i].partitions.append(p)
+                result.fileRecords[i].append(fileRecords)
             } else {
                 var t = FetchResponse.FetchableTopicResponse()
                 if version >= 13 { t.topicId = topicId } else { t.topic = key.topic }
                 t.partitions = [p]
-                topicIndex[key.topic] = response.responses.count
-                response.responses.append(t)
+                topicIndex[key.topic] = result.response.responses.count
+                result.response.responses.append(t)
+                result.fileRecords.append([fileRecords])
             }
         }
         for (id, partitions) in plan.unknownTopicIds {
@@ -187,9 +229,25 @@ extension Broker {
                 p.records = ByteBuffer()
                 return p
             }
-            response.responses.append(t)
+            result.response.responses.append(t)
+            result.fileRecords.append(Array(repeating: nil, count: t.partitions.count))
             hasError = true
         }
-        return (response, total, hasError)
+        return (result, total, hasError)
+    }
+
+    /// Whether `length` bytes at `position` hold at least the first batch whole: reads its 12-byte log overhead
+    /// (base offset, batch length) from the page cache.
+    static func startsWithWholeBatch(_ file: SegmentFile, at position: Int64, length: Int) throws -> Bool {
+        let overhead = RecordBatchHeader.logOverhead
+        guard length >= overhead else { return false }
+        let batchLength = try withUnsafeTemporaryAllocation(byteCount: overhead, alignment: 8) { raw -> Int in
+            let got = pread(file.fileDescriptor, raw.baseAddress, overhead, off_t(position))
+            guard got == overhead else {
+                throw StorageError(.io, "cannot read the batch header at \(position)", path: file.path, errno: errno)
+            }
+            return Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: Int32.self)))
+        }
+        return batchLength >= 0 && overhead + batchLength <= length
     }
 }

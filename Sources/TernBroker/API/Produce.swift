@@ -3,10 +3,13 @@ import Logging
 import NIOCore
 import TernStorage
 
-/// Produce (key 0), versions 3-11 (magic v2 record batches; Kafka 4.0 dropped v0-2 as well).
+/// Produce (key 0), versions 0-11. v3+ carry magic v2 record batches, stored as received; v0-2 carry legacy
+/// message sets (magic 0/1), converted to one v2 batch before validation (Kafka 4.0 dropped v0-2; Tern keeps them
+/// for old clients).
 /// Per partition: validate the batch (header, sizes, CRC; records walked only when compaction needs keys),
 /// check timestamps, check the idempotent producer's sequence, assign offsets in place and append the bytes as
-/// received. Errors are per partition, one bad partition never fails the others. acks=0 gets no response;
+/// received. Errors are per partition, one bad partition never fails the others. acks=0 gets no response (an
+/// error closes the connection instead, as in Kafka);
 /// acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS otherwise). On a single broker acks=-1 is satisfied once the
 /// leader has appended (the ISR is the leader alone); `min.insync.replicas` > 1 answers NOT_ENOUGH_REPLICAS.
 /// Differs from Kafka: an unknown topic is auto-created here when auto creation is on (librdkafka relies on it).
@@ -35,7 +38,17 @@ extension Broker {
             }
             response.responses.append(topicResponse)
         }
-        return ctx.eventLoop.makeSucceededFuture(acks == 0 ? nil : response)
+        if acks == 0 {
+            // No response for acks=0; like Kafka, an error closes the connection so the client notices and
+            // refreshes its metadata.
+            if let failed = response.responses.lazy.flatMap({ t in t.partitionResponses.map { (t.name, $0) } })
+                .first(where: { $0.1.errorCode != 0 }) {
+                throw RequestRejection(
+                    description: "acks=0 produce to \(failed.0)-\(failed.1.index) failed with error \(failed.1.errorCode)")
+            }
+            return ctx.eventLoop.makeSucceededFuture(nil)
+        }
+        return ctx.eventLoop.makeSucceededFuture(response)
     }
 
     private func appendPartition(
@@ -43,7 +56,7 @@ extension Broker {
         into p: inout ProduceResponse.PartitionProduceResponse
     ) {
         let tp = partition.topicPartition
-        guard let records, records.readableBytes > 0 else {
+        guard var records, records.readableBytes > 0 else {
             p.errorCode = ErrorCode.corruptMessage.rawValue
             p.errorMessage = "produce request for \(tp) carries no records"
             return
@@ -53,6 +66,17 @@ extension Broker {
             p.errorCode = ErrorCode.notEnoughReplicas.rawValue
             p.errorMessage = "min.insync.replicas=\(logConfig.minInsyncReplicas) but the ISR has 1 replica"
             return
+        }
+        if version < 3 {
+            // Produce v0-2 carry legacy message sets (magic 0/1); Tern stores magic 2 only, as Kafka 4 does.
+            do {
+                let codec = CompressionCodec(name: logConfig.compressionType) ?? .none
+                records = try LegacyMessageSet.convertToRecordBatch(records, compression: codec)
+            } catch {
+                p.errorCode = error.errorCode
+                p.errorMessage = error.message
+                return
+            }
         }
         var options = RecordBatchValidator.Options()
         options.maxBatchSize = logConfig.maxMessageBytes

@@ -1,0 +1,99 @@
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import TernCoordinator
+import TernStorage
+
+/// The group coordinator's storage: the partitions of the internal topic `__consumer_offsets`.
+///
+/// Writing: each `append` becomes one uncompressed v2 record batch (CreateTime, no producer id), appended to the
+/// partition as the broker's own write (`Partition.appendInternal`) and visible to fetchers at once. On a single
+/// broker the append is committed when it returns (the ISR is this replica), which is what the coordinator's
+/// acks=all contract asks for. Kafka does not fsync either: after a crash the log recovers to its last valid batch.
+///
+/// Reading: `readRecords(partition:)` replays a partition from its log start offset to its end, in log order,
+/// for `GroupCoordinatorService.load`. Control batches and records of other coordinators (KIP-848 consumer
+/// groups) are skipped; a record that does not decode is skipped with a warning rather than failing the load.
+final class ConsumerOffsetsLog: CoordinatorLogWriter {
+    static let topicName = "__consumer_offsets"
+
+    private let replicaManager: ReplicaManager
+    private let purgatory: FetchPurgatory
+    private let logger: Logger
+    private let topicIds: TopicIdResolver
+    private let closed = NIOLockedValueBox(false)
+
+    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, topicIds: TopicIdResolver, logger: Logger) {
+        self.replicaManager = replicaManager
+        self.purgatory = purgatory
+        self.topicIds = topicIds
+        self.logger = logger
+    }
+
+    /// After this every append fails with NOT_COORDINATOR (broker shutdown: the logs are about to close).
+    func close() { closed.withLockedValue { $0 = true } }
+
+    func append(partition index: Int32, records: [CoordinatorRecord]) async throws {
+        guard !records.isEmpty else { return }
+        if closed.withLockedValue({ $0 }) { throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.notCoordinator) }
+        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else {
+            logger.warning("\(Self.topicName)-\(index) does not exist; coordinator append refused")
+            throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
+        }
+        let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds)
+        do {
+            try partition.appendInternal(batch)
+        } catch {
+            logger.error("append to \(Self.topicName)-\(index) failed: \(error)")
+            throw error
+        }
+        purgatory.notify(.init(topic: Self.topicName, partition: index))
+    }
+
+    /// One v2 batch holding `records` in order, every record stamped `now`.
+    static func batch(of records: [CoordinatorRecord], now: Int64, topicIds: TopicIdResolver = .none) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder()
+        for record in records {
+            let (key, value) = try OffsetsRecordCodec.encode(record, topicIds: topicIds)
+            builder.append(key: key, value: value, timestamp: now)
+        }
+        return try builder.build()
+    }
+
+    /// Every coordinator record of a partition, oldest first.
+    func readRecords(partition index: Int32) throws -> [CoordinatorRecord] {
+        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return [] }
+        return try Self.readRecords(of: partition.log, topicIds: topicIds, logger: logger)
+    }
+
+    static func readRecords(of log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> [CoordinatorRecord] {
+        var records: [CoordinatorRecord] = []
+        var offset = log.logStartOffset
+        let end = log.logEndOffset
+        while offset < end {
+            let data = try log.read(from: offset, maxBytes: 1 << 20, maxOffset: end, minOneBatch: true)
+            guard data.records.readableBytes > 0 else { break }
+            let batches = try RecordBatch.readAll(data.records)
+            var next = offset
+            for batch in batches {
+                next = max(next, batch.header.nextOffset)
+                if batch.header.attributes.isControl { continue }
+                for record in batch.records where batch.offset(of: record) >= offset {
+                    guard let key = record.key else { continue }
+                    do {
+                        if let decoded = try OffsetsRecordCodec.decode(key: key, value: record.value, topicIds: topicIds) {
+                            records.append(decoded)
+                        }
+                    } catch {
+                        logger.warning("skipping undecodable record at offset \(batch.offset(of: record)) of \(log.topicPartition): \(error)")
+                    }
+                }
+            }
+            // Compaction can leave an empty batch whose next offset is still ahead; never loop in place.
+            guard next > offset else { break }
+            offset = next
+        }
+        return records
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import TernCoordinator
-
-@Test func TernCoordinatorLinks() { #expect(Bool(true)) }
