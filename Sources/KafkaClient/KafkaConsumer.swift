@@ -231,6 +231,15 @@ public actor KafkaConsumer {
         positions[tp] = next
     }
 
+    /// The next offset the application will see per partition: records fetched but not yet returned by `poll`
+    /// are not consumed, so a commit must not skip them.
+    func consumedPositions() -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for (tp, p) in positions { if let p { out[tp] = p } }
+        for r in buffered.reversed() { out[TopicPartition(r.topic, r.partition)] = r.offset }
+        return out
+    }
+
     public func close() async {
         guard !closed else { return }
         if group != nil { await leaveGroup() }
