@@ -99,17 +99,32 @@ public actor KafkaClusterClient {
         try checkOpen()
         if let c = connections.values.first(where: { $0.isActive }) { return c }
         if let c = bootstrapConnection, c.isActive { return c }
-        var lastError: (any Error)?
-        for (host, port) in bootstrap {
-            do {
-                let c = try await KafkaConnection.connect(
-                    host: host, port: port, clientId: config.clientId,
-                    connectTimeout: config.connectTimeout, requestTimeout: config.requestTimeout)
-                bootstrapConnection = c
-                return c
-            } catch { lastError = error }
+        let c = try await Self.connectFirst(bootstrap, config)
+        bootstrapConnection = c
+        return c
+    }
+
+    /// The first bootstrap server that accepts, or the last error. A static function with Results rather than a
+    /// do/catch loop inside the actor method: the latter crashes the 6.3 optimizer (coroutine splitting).
+    private static func connectFirst(_ servers: [(host: String, port: Int)], _ config: ClusterConfig) async throws -> KafkaConnection {
+        var failure: (any Error)?
+        for server in servers {
+            switch await attempt(server.host, server.port, config) {
+            case .success(let c): return c
+            case .failure(let e): failure = e
+            }
         }
-        throw lastError ?? KafkaClientError(.connectionFailed, "no bootstrap servers")
+        throw failure ?? KafkaClientError(.connectionFailed, "no bootstrap servers")
+    }
+
+    private static func attempt(_ host: String, _ port: Int, _ config: ClusterConfig) async -> Result<KafkaConnection, any Error> {
+        do {
+            return .success(try await KafkaConnection.connect(
+                host: host, port: port, clientId: config.clientId,
+                connectTimeout: config.connectTimeout, requestTimeout: config.requestTimeout))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// The connection to broker `nodeId`, opened on first use from the Metadata address.

@@ -170,3 +170,56 @@ def test_producer_perf_test_output(broker, topic_name):
     header, row = cp.stdout.decode().rstrip("\n").split("\n")
     assert header.startswith("start.time, end.time, data.consumed.in.MB")
     assert row.split(", ")[4] == "20000"
+
+
+@pytest.mark.groups
+def test_console_consumer_group_commits_and_consumer_groups_tool(broker, topic_name):
+    from confluent_kafka import Consumer, TopicPartition as TP
+    create_topic(broker.bootstrap, topic_name, partitions=3)
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(60)])
+    b = f"--bootstrap-server={broker.bootstrap}"
+    group = f"g-{topic_name}"
+    cp = tern("console-consumer", b, "--topic", topic_name, "--group", group, "--from-beginning", "--max-messages", "60")
+    assert len(cp.stdout.decode().rstrip("\n").split("\n")) == 60
+
+    # The group's commits are what confluent-kafka reads back.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    committed = c.committed([TP(topic_name, p) for p in range(3)], timeout=10)
+    c.close()
+    marks = watermarks(broker.bootstrap, topic_name, 3)
+    assert {tp.partition: tp.offset for tp in committed} == {p: hi for p, (_, hi) in marks.items()}
+
+    assert group in tern("consumer-groups", b, "--list").stdout.decode().split("\n")
+    lines = tern("consumer-groups", b, "--describe", "--group", group).stdout.decode().strip().split("\n")
+    header = lines.index(next(l for l in lines if l.startswith("GROUP")))
+    assert lines[header].split() == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
+                                     "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    rows = [l.split() for l in lines[header + 1:]]
+    assert sorted((r[1], int(r[2]), int(r[3]), int(r[5])) for r in rows) == \
+        [(topic_name, p, marks[p][1], 0) for p in range(3)]
+
+    out = tern("consumer-groups", b, "--reset-offsets", "--group", group, "--topic", topic_name, "--to-earliest",
+               "--execute").stdout.decode()
+    assert [l.split()[2:] for l in out.strip().split("\n")[1:]] == [[str(p), "0"] for p in range(3)]
+    cp = tern("console-consumer", b, "--topic", topic_name, "--group", group, "--max-messages", "60")
+    assert len(cp.stdout.decode().rstrip("\n").split("\n")) == 60
+
+    out = tern("consumer-groups", b, "--delete", "--group", group).stdout.decode()
+    assert out.strip() == f"Deletion of requested consumer groups ('{group}') was successful."
+
+
+@pytest.mark.groups
+def test_tern_group_consumers_share_partitions_with_range_assignor(broker, topic_name):
+    """Two `tern console-consumer --group` processes split four partitions 2/2 and together read every record."""
+    import subprocess as sp
+    import time
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    group = f"g-{topic_name}"
+    procs = [sp.Popen([str(tern_binary()), "console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic",
+                       topic_name, "--group", group, "--timeout-ms", "8000", "--property", "print.partition=true"],
+                      stdout=sp.PIPE, stderr=sp.PIPE) for _ in range(2)]
+    time.sleep(3)
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(200)])
+    outs = [p.communicate(timeout=60)[0].decode().split() for p in procs]
+    values = sorted(v for out in outs for v in out if v.startswith("v"))
+    assert values == sorted(f"v{i}" for i in range(200))
