@@ -129,6 +129,42 @@ public final class KafkaConnection: Sendable {
         try await write(OutboundKafkaRequest(correlationId: id, apiKey: R.apiKey, frame: frame, response: nil))
     }
 
+    /// Writes `request` now, before returning, so requests issued one after another from one thread or actor
+    /// reach the socket in that order (the idempotent producer's sequence numbers depend on it). `expectResponse`
+    /// false is for acks=0 Produce: the future completes once the bytes are written, with nil.
+    public func sendOrdered<R: KafkaRequestMessage>(_ request: R, expectResponse: Bool = true) -> EventLoopFuture<R.Response?> {
+        let eventLoop = channel.eventLoop
+        let v: Int16
+        let frame: ByteBuffer
+        let id: Int32
+        do {
+            v = try version(for: R.apiKey, clientRange: ClientApiVersions.range(R.self))
+            (frame, id) = try encode(request, version: v)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let address = self.address
+        let promise = expectResponse ? eventLoop.makePromise(of: ByteBuffer.self) : nil
+        let written = channel.writeAndFlush(OutboundKafkaRequest(correlationId: id, apiKey: R.apiKey, frame: frame, response: promise))
+        guard let promise else {
+            return written.map { nil }.flatMapErrorThrowing { error in
+                throw KafkaClientError(.connectionClosed, "cannot send \(R.apiKey.name) to \(address): \(error)")
+            }
+        }
+        written.whenFailure { error in
+            promise.fail(error as? KafkaClientError ?? KafkaClientError(.connectionClosed, "cannot send \(R.apiKey.name) to \(address): \(error)"))
+        }
+        return promise.futureResult.flatMapThrowing { response in
+            var body = response
+            do {
+                _ = try ResponseHeader(from: &body, version: R.apiKey.responseHeaderVersion(v))
+                return try R.Response(from: &body, version: v)
+            } catch {
+                throw KafkaClientError(.protocolViolation, "cannot decode \(R.apiKey.name) v\(v) response from \(address): \(error)")
+            }
+        }
+    }
+
     /// Sends and returns the response body after its header.
     private func sendRaw<R: KafkaRequestMessage>(_ request: R, version: Int16) async throws -> ByteBuffer {
         let (frame, id) = try encode(request, version: version)

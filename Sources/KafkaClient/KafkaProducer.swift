@@ -26,6 +26,8 @@ public actor KafkaProducer {
     private var leaders: [String: [Int32]] = [:]
     private var stickyPartition: [String: Int32] = [:]
     private var refreshing: Set<String> = []
+    /// Connections by broker, held here so requests are written synchronously, in order, from the actor.
+    private var connections: [Int32: KafkaConnection] = [:]
 
     // Idempotence (KIP-98): one producer id and epoch, a sequence per partition.
     private var producerId: Int64 = -1
@@ -245,27 +247,51 @@ public actor KafkaProducer {
             t.partitionData = partitions
             return t
         }
-        let cluster = self.cluster
-        let acks = config.acks
         let sent = batches
-        Task {
-            do {
-                let connection = try await cluster.connection(to: node)
-                if acks == 0 {
-                    try await connection.sendWithoutResponse(request)
-                    self.completed(node: node, batches: sent, response: nil, error: nil)
-                } else {
-                    let response = try await connection.send(request)
-                    self.completed(node: node, batches: sent, response: response, error: nil)
+        guard let connection = connections[node], connection.isActive else {
+            connect(node, then: sent)
+            return
+        }
+        // Written in drain order, synchronously, so sequence numbers reach the broker in order.
+        connection.sendOrdered(request, expectResponse: config.acks != 0).whenComplete { result in
+            Task {
+                switch result {
+                case .success(let response):
+                    await self.completed(node: node, batches: sent, response: response, error: nil, acksZero: response == nil)
+                case .failure(let error):
+                    let e = error as? KafkaClientError ?? KafkaClientError(.connectionClosed, "\(error)")
+                    await self.completed(node: node, batches: sent, response: nil, error: e, acksZero: false)
                 }
-            } catch {
-                let e = error as? KafkaClientError ?? KafkaClientError(.connectionClosed, "\(error)")
-                self.completed(node: node, batches: sent, response: nil, error: e)
             }
         }
     }
 
-    private func completed(node: Int32, batches: [ProducerBatch], response: ProduceResponse?, error: KafkaClientError?) {
+    /// Opens the connection to `node`, then requeues `batches` (in front, keeping their order) and drains.
+    private func connect(_ node: Int32, then batches: [ProducerBatch]) {
+        let cluster = self.cluster
+        Task {
+            do {
+                let c = try await cluster.connection(to: node)
+                self.connected(node, c, batches, nil)
+            } catch {
+                self.connected(node, nil, batches, error as? KafkaClientError ?? KafkaClientError(.connectionFailed, "\(error)"))
+            }
+        }
+    }
+
+    private func connected(_ node: Int32, _ connection: KafkaConnection?, _ batches: [ProducerBatch], _ error: KafkaClientError?) {
+        if let connection { connections[node] = connection }
+        if let error {
+            completed(node: node, batches: batches, response: nil, error: error, acksZero: false)
+            return
+        }
+        inFlightPerNode[node, default: 1] -= 1
+        inFlightBatches -= batches.count
+        for batch in batches.reversed() { queued[batch.tp, default: []].insert(batch, at: 0) }
+        drain()
+    }
+
+    private func completed(node: Int32, batches: [ProducerBatch], response: ProduceResponse?, error: KafkaClientError?, acksZero: Bool) {
         inFlightPerNode[node, default: 1] -= 1
         inFlightBatches -= batches.count
         var answers: [TopicPartition: ProduceResponse.PartitionProduceResponse] = [:]
@@ -278,7 +304,7 @@ public actor KafkaProducer {
                 retryOrFail(&batch, error, into: &retry)
                 continue
             }
-            guard response != nil else {  // acks=0
+            if acksZero {
                 release(batch)
                 batch.complete(baseOffset: -1, logAppendTime: -1)
                 continue
