@@ -28,6 +28,7 @@ public actor KafkaProducer {
     private var refreshing: Set<String> = []
     /// Connections by broker, held here so requests are written synchronously, in order, from the actor.
     private var connections: [Int32: KafkaConnection] = [:]
+    private var connectingNodes: Set<Int32> = []
 
     // Idempotence (KIP-98): one producer id and epoch, a sequence per partition.
     private var producerId: Int64 = -1
@@ -205,6 +206,10 @@ public actor KafkaProducer {
             byNode[leader, default: []].append(tp)
         }
         for (node, tps) in byNode {
+            guard let connection = connections[node], connection.isActive else {
+                connect(node)
+                continue
+            }
             while inFlightPerNode[node, default: 0] < config.maxInFlightRequestsPerConnection {
                 var batches: [ProducerBatch] = []
                 var size = 0
@@ -218,12 +223,12 @@ public actor KafkaProducer {
                 if batches.isEmpty { break }
                 inFlightPerNode[node, default: 0] += 1
                 inFlightBatches += batches.count
-                sendRequest(node: node, batches: batches)
+                sendRequest(node: node, connection: connection, batches: batches)
             }
         }
     }
 
-    private func sendRequest(node: Int32, batches: [ProducerBatch]) {
+    private func sendRequest(node: Int32, connection: KafkaConnection, batches: [ProducerBatch]) {
         var batches = batches
         var request = ProduceRequest()
         request.acks = config.acks
@@ -248,10 +253,6 @@ public actor KafkaProducer {
             return t
         }
         let sent = batches
-        guard let connection = connections[node], connection.isActive else {
-            connect(node, then: sent)
-            return
-        }
         // Written in drain order, synchronously, so sequence numbers reach the broker in order.
         connection.sendOrdered(request, expectResponse: config.acks != 0).whenComplete { result in
             Task {
@@ -266,29 +267,38 @@ public actor KafkaProducer {
         }
     }
 
-    /// Opens the connection to `node`, then requeues `batches` (in front, keeping their order) and drains.
-    private func connect(_ node: Int32, then batches: [ProducerBatch]) {
+    /// Opens the connection to `node` (once at a time), then drains; a failure fails or retries what waits for it.
+    private func connect(_ node: Int32) {
+        guard !connectingNodes.contains(node) else { return }
+        connectingNodes.insert(node)
         let cluster = self.cluster
         Task {
             do {
                 let c = try await cluster.connection(to: node)
-                self.connected(node, c, batches, nil)
+                self.connected(node, c, nil)
             } catch {
-                self.connected(node, nil, batches, error as? KafkaClientError ?? KafkaClientError(.connectionFailed, "\(error)"))
+                self.connected(node, nil, error as? KafkaClientError ?? KafkaClientError(.connectionFailed, "\(error)"))
             }
         }
     }
 
-    private func connected(_ node: Int32, _ connection: KafkaConnection?, _ batches: [ProducerBatch], _ error: KafkaClientError?) {
-        if let connection { connections[node] = connection }
-        if let error {
-            completed(node: node, batches: batches, response: nil, error: error, acksZero: false)
+    private func connected(_ node: Int32, _ connection: KafkaConnection?, _ error: KafkaClientError?) {
+        connectingNodes.remove(node)
+        if let connection {
+            connections[node] = connection
+            drain()
             return
         }
-        inFlightPerNode[node, default: 1] -= 1
-        inFlightBatches -= batches.count
-        for batch in batches.reversed() { queued[batch.tp, default: []].insert(batch, at: 0) }
-        drain()
+        // Fail (or retry after a metadata refresh) the batches waiting for this broker.
+        var waiting: [ProducerBatch] = []
+        for (tp, list) in queued {
+            guard let leader = leaders[tp.topic], Int(tp.partition) < leader.count, leader[Int(tp.partition)] == node else { continue }
+            waiting += list
+            queued[tp] = nil
+        }
+        inFlightPerNode[node, default: 0] += 1
+        inFlightBatches += waiting.count
+        completed(node: node, batches: waiting, response: nil, error: error, acksZero: false)
     }
 
     private func completed(node: Int32, batches: [ProducerBatch], response: ProduceResponse?, error: KafkaClientError?, acksZero: Bool) {

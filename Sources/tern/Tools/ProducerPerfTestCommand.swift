@@ -34,6 +34,7 @@ struct ProducerPerfTestCommand: AsyncParsableCommand {
             for i in 0..<numRecords {
                 let sent = ContinuousClock.now
                 try await producer.send(ProducerRecord(topic: topic, value: payload)) { result in
+                    if case .failure(let e) = result { stats.failed(e.message) }
                     stats.record(index: i, latency: ContinuousClock.now - sent, ok: (try? result.get()) != nil)
                 }
                 if throughput > 0 {
@@ -53,6 +54,11 @@ final class PerfStats: Sendable {
         var count = 0, bytes = 0, totalLatency = 0.0, maxLatency = 0.0, errors = 0
         var windowStart = ContinuousClock.now, windowCount = 0, windowBytes = 0, windowLatency = 0.0, windowMax = 0.0
         var samples: [Float] = []
+        var firstError: String?
+    }
+
+    func failed(_ message: String) {
+        state.withLockedValue { if $0.firstError == nil { $0.firstError = message } }
     }
     private let state = NIOLockedValueBox(State())
     private let sampling: Int
@@ -92,7 +98,7 @@ final class PerfStats: Sendable {
                          s.count, Double(s.count) / secs, Double(s.bytes) / secs / 1024 / 1024,
                          s.count > 0 ? s.totalLatency / Double(s.count) : 0, s.maxLatency,
                          pct(0.5), pct(0.95), pct(0.99), pct(0.999)))
-            if s.errors > 0 { Tool.err("\(s.errors) records failed") }
+            if s.errors > 0 { Tool.err("\(s.errors) records failed; first error: \(s.firstError ?? "?")") }
         }
     }
 
