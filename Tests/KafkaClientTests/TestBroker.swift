@@ -25,6 +25,7 @@ final class TestBroker: @unchecked Sendable {
         config.listeners = [KafkaListener(name: "PLAINTEXT", host: "127.0.0.1", port: 0, securityProtocol: .plaintext)]
         config.advertisedListeners = config.listeners
         config.offsetsTopicReplicationFactor = 1
+        config.groupInitialRebalanceDelayMs = 0
         configure(&config)
         _ = try MetaProperties.loadOrCreate(logDir: dir, nodeId: config.brokerId)
         return try await TestBroker(dir: dir, config: config)
