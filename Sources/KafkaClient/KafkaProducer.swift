@@ -230,6 +230,7 @@ public actor KafkaProducer {
 
     private func sendRequest(node: Int32, connection: KafkaConnection, batches: [ProducerBatch]) {
         var batches = batches
+        var failed: [ProducerBatch] = []
         var request = ProduceRequest()
         request.acks = config.acks
         request.timeoutMs = Int32(config.cluster.requestTimeout.components.seconds * 1000)
@@ -237,7 +238,7 @@ public actor KafkaProducer {
         for i in batches.indices {
             if batches[i].encoded == nil {
                 do { batches[i].encoded = try batches[i].builder.build() } catch {
-                    batches[i].fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(batches[i].tp): \(error)"))
+                    failed.append(batches[i])
                     continue
                 }
             }
@@ -252,7 +253,15 @@ public actor KafkaProducer {
             t.partitionData = partitions
             return t
         }
-        let sent = batches
+        let sent = batches.filter { $0.encoded != nil }
+        if !failed.isEmpty {
+            // Never sent: release their memory and fail them once, here.
+            inFlightBatches -= failed.count
+            for batch in failed {
+                release(batch)
+                batch.fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(batch.tp) with \(config.compression)"))
+            }
+        }
         // Written in drain order, synchronously, so sequence numbers reach the broker in order.
         connection.sendOrdered(request, expectResponse: config.acks != 0).whenComplete { result in
             Task {
