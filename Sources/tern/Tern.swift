@@ -7,6 +7,10 @@ struct Tern: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tern",
         abstract: "A Kafka-compatible broker.",
-        subcommands: [ServerCommand.self]
+        subcommands: [
+            ServerCommand.self, TopicsCommand.self, ConsoleProducerCommand.self, ConsoleConsumerCommand.self,
+            ConfigsCommand.self, GetOffsetsCommand.self, DeleteRecordsCommand.self, ProducerPerfTestCommand.self,
+            ConsumerPerfTestCommand.self, ConsumerGroupsCommand.self,
+        ]
     )
 }

@@ -1,1 +1,0 @@
-// KafkaClient: a native Swift Kafka client.

@@ -1,0 +1,249 @@
+import KafkaProtocol
+import NIOCore
+
+/// A Kafka consumer. Manual assignment (`assign`) with `seek`, `seekToBeginning` and `seekToEnd`, or group
+/// membership (`subscribe`, see KafkaConsumer+Group.swift). `poll` fetches from every assigned partition's leader
+/// at once; `records()` turns polling into an AsyncSequence.
+public actor KafkaConsumer {
+    public let config: ConsumerConfig
+    public let cluster: KafkaClusterClient
+
+    /// Assigned partitions and their next offsets (nil: reset by auto.offset.reset on the next poll).
+    var positions: [TopicPartition: Int64?] = [:]
+    /// Records fetched beyond what one poll returned.
+    private var buffered: [ConsumerRecord] = []
+    var closed = false
+    var group: GroupMembership?
+
+    public init(config: ConsumerConfig) throws {
+        self.config = config
+        cluster = try KafkaClusterClient(config: config.cluster)
+    }
+
+    public init(properties: [String: String]) throws {
+        try self.init(config: ConsumerConfig(properties: properties))
+    }
+
+    // MARK: Assignment and positions
+
+    /// Replaces the assignment. Partitions kept from the old assignment keep their positions.
+    public func assign(_ partitions: [TopicPartition]) {
+        var next: [TopicPartition: Int64?] = [:]
+        for tp in partitions { next.updateValue(positions[tp] ?? nil, forKey: tp) }  // a nil value must stay a key
+        positions = next
+        buffered.removeAll { !partitions.contains(TopicPartition($0.topic, $0.partition)) }
+    }
+
+    /// Assigns every partition of `topic`.
+    public func assign(topic: String) async throws {
+        let info = try await cluster.topic(topic)
+        assign(info.partitions.map { TopicPartition(topic, $0.partition) })
+    }
+
+    public var assignment: [TopicPartition] { positions.keys.sorted() }
+
+    public func seek(_ tp: TopicPartition, to offset: Int64) {
+        positions[tp] = offset
+        buffered.removeAll { $0.topic == tp.topic && $0.partition == tp.partition }
+    }
+
+    public func seekToBeginning(_ tps: [TopicPartition]? = nil) async throws {
+        try await seek(tps ?? assignment, timestamp: -2)
+    }
+
+    public func seekToEnd(_ tps: [TopicPartition]? = nil) async throws {
+        try await seek(tps ?? assignment, timestamp: -1)
+    }
+
+    /// The next offset to be returned for `tp`, resolving a reset if needed.
+    public func position(_ tp: TopicPartition) async throws -> Int64 {
+        if case .some(.some(let p)) = positions[tp] { return p }
+        try await resetPositions()
+        guard case .some(.some(let p)) = positions[tp] else {
+            throw KafkaClientError(.invalidArgument, "\(tp) is not assigned")
+        }
+        return p
+    }
+
+    private func seek(_ tps: [TopicPartition], timestamp: Int64) async throws {
+        let offsets = try await listOffsets(tps, timestamp: timestamp)
+        for (tp, offset) in offsets where positions[tp] != nil { seek(tp, to: offset) }
+    }
+
+    /// ListOffsets for `tps` at `timestamp` (-1 latest, -2 earliest), one request per leader.
+    public func listOffsets(_ tps: [TopicPartition], timestamp: Int64) async throws -> [TopicPartition: Int64] {
+        try await KafkaAdmin.listOffsets(cluster: cluster, tps.map { ($0, timestamp) }, readCommitted: config.readCommitted)
+            .mapValues(\.offset)
+    }
+
+    func resetPositions() async throws {
+        let missing = positions.filter { $0.value == nil }.map(\.key)
+        guard !missing.isEmpty else { return }
+        if let group { try await fetchCommittedPositions(group, missing) }
+        let still = positions.filter { $0.value == nil }.map(\.key)
+        guard !still.isEmpty else { return }
+        switch config.autoOffsetReset {
+        case .earliest: try await seek(still, timestamp: -2)
+        case .latest: try await seek(still, timestamp: -1)
+        case .none:
+            throw KafkaClientError(.broker(.offsetOutOfRange), "Undefined offset with no reset policy for partitions: \(still)")
+        }
+    }
+
+    // MARK: Polling
+
+    /// Returns the records available now, waiting up to `timeout` when there are none.
+    public func poll(timeout: Duration = .milliseconds(500), maxRecords: Int = 500) async throws -> [ConsumerRecord] {
+        guard !closed else { throw KafkaClientError(.closed, "consumer is closed") }
+        if group != nil { try await groupPoll() }
+        if buffered.isEmpty {
+            let deadline = ContinuousClock.now + timeout
+            repeat {
+                try await resetPositions()
+                guard !positions.isEmpty else {
+                    try await Task.sleep(for: min(timeout, .milliseconds(100)))
+                    break
+                }
+                let remaining = deadline - ContinuousClock.now
+                try await fetchOnce(maxWait: max(.zero, min(config.fetchMaxWait, remaining)))
+            } while buffered.isEmpty && ContinuousClock.now < deadline
+        }
+        let n = min(maxRecords, buffered.count)
+        let out = Array(buffered.prefix(n))
+        buffered.removeFirst(n)
+        return out
+    }
+
+    /// Polls forever; ends when the consumer is closed or the task cancelled.
+    public nonisolated func records() -> AsyncThrowingStream<ConsumerRecord, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    while !Task.isCancelled {
+                        let batch = try await self.poll()
+                        for r in batch { continuation.yield(r) }
+                    }
+                    continuation.finish()
+                } catch {
+                    if let e = error as? KafkaClientError, e.kind == .closed { continuation.finish() } else {
+                        continuation.finish(throwing: error)
+                    }
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// One Fetch per leader, concurrently; appends what came back to `buffered` and advances positions.
+    private func fetchOnce(maxWait: Duration) async throws {
+        var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
+        for (tp, position) in positions {
+            guard let position else { continue }
+            let leader = try await cluster.leader(for: tp)
+            byLeader[leader, default: []].append((tp, position))
+        }
+        let config = self.config
+        let cluster = self.cluster
+        let responses = try await withThrowingTaskGroup(of: (FetchResponse, [TopicPartition: Int64]).self) { tasks in
+            for (node, parts) in byLeader {
+                tasks.addTask {
+                    var request = FetchRequest()
+                    request.replicaId = -1
+                    request.maxWaitMs = Int32(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
+                    request.minBytes = config.fetchMinBytes
+                    request.maxBytes = config.fetchMaxBytes
+                    request.isolationLevel = config.readCommitted ? 1 : 0
+                    var topics: [String: [FetchRequest.FetchPartition]] = [:]
+                    for (tp, offset) in parts {
+                        var p = FetchRequest.FetchPartition()
+                        p.partition = tp.partition
+                        p.fetchOffset = offset
+                        p.partitionMaxBytes = config.maxPartitionFetchBytes
+                        topics[tp.topic, default: []].append(p)
+                    }
+                    request.topics = topics.map { name, partitions in
+                        var t = FetchRequest.FetchTopic()
+                        t.topic = name
+                        t.partitions = partitions
+                        return t
+                    }
+                    let response = try await cluster.send(request, to: node)
+                    return (response, Dictionary(parts, uniquingKeysWith: { a, _ in a }))
+                }
+            }
+            var all: [(FetchResponse, [TopicPartition: Int64])] = []
+            for try await r in tasks { all.append(r) }
+            return all
+        }
+        for (response, requested) in responses {
+            try check(response.errorCode, "Fetch")
+            for topic in response.responses {
+                for p in topic.partitions {
+                    let tp = TopicPartition(topic.topic, p.partitionIndex)
+                    guard let from = requested[tp], case .some(.some(let current)) = positions[tp], current == from else {
+                        continue  // seeked or unassigned while the fetch was in flight
+                    }
+                    try await handle(tp, from: from, p)
+                }
+            }
+        }
+    }
+
+    private func handle(_ tp: TopicPartition, from: Int64, _ p: FetchResponse.PartitionData) async throws {
+        let code = ErrorCode(p.errorCode)
+        switch code {
+        case .none: break
+        case .offsetOutOfRange:
+            if config.autoOffsetReset == .none {
+                throw KafkaClientError.broker(code, "Fetch position \(from) is out of range for partition \(tp)")
+            }
+            positions[tp] = .some(nil)
+            return
+        case _ where code.isRetriable:
+            await cluster.invalidate(topic: tp.topic)
+            return
+        default:
+            throw KafkaClientError.broker(code, "Fetch from \(tp)")
+        }
+        guard let records = p.records, records.readableBytes > 0 else { return }
+        let batches: [RecordBatch]
+        do {
+            batches = try RecordBatch.readAll(records, verifyCRC: config.checkCRCs, allowPartialTrailingBatch: true)
+        } catch {
+            throw KafkaClientError(.protocolViolation, "corrupt record batch from \(tp) at offset \(from): \(error)")
+        }
+        var next = from
+        for batch in batches {
+            let lastOffset = batch.header.baseOffset + Int64(batch.header.lastOffsetDelta)
+            defer { next = max(next, lastOffset + 1) }
+            if batch.header.attributes.isControl { continue }
+            for record in batch.records {
+                let offset = batch.offset(of: record)
+                guard offset >= from else { continue }
+                buffered.append(ConsumerRecord(
+                    topic: tp.topic, partition: tp.partition, offset: offset, timestamp: batch.timestamp(of: record),
+                    isLogAppendTime: batch.header.attributes.isLogAppendTime,
+                    key: record.key.map { Array($0.readableBytesView) }, value: record.value.map { Array($0.readableBytesView) },
+                    headers: record.headers.map { ($0.key, $0.value.map { Array($0.readableBytesView) }) },
+                    leaderEpoch: batch.header.partitionLeaderEpoch))
+            }
+        }
+        positions[tp] = next
+    }
+
+    /// The next offset the application will see per partition: records fetched but not yet returned by `poll`
+    /// are not consumed, so a commit must not skip them.
+    func consumedPositions() -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for (tp, p) in positions { if let p { out[tp] = p } }
+        for r in buffered.reversed() { out[TopicPartition(r.topic, r.partition)] = r.offset }
+        return out
+    }
+
+    public func close() async {
+        guard !closed else { return }
+        if group != nil { await leaveGroup() }
+        closed = true
+        await cluster.close()
+    }
+}

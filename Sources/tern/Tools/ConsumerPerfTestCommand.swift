@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+
+/// `tern consumer-perf-test`, like `kafka-consumer-perf-test.sh`: reads --messages records from the beginning
+/// and prints Kafka's CSV-style summary.
+struct ConsumerPerfTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consumer-perf-test", abstract: "Consumer throughput test (kafka-consumer-perf-test.sh).")
+
+    @Option(help: "The Kafka server to connect to.") var bootstrapServer: String
+    @Option(help: "The topic to consume.") var topic: String
+    @Option(help: "The number of records to consume.") var messages: Int
+    @Option(help: "Give up after this many ms without records.") var timeout: Int = 10000
+    @Option(help: "max.partition.fetch.bytes / fetch size.") var fetchSize: Int = 1_048_576
+    @Option(help: "A consumer property (key=value); repeatable.") var consumerProperty: [String] = []
+    @Flag(help: "Print only the figures.") var hideHeader = false
+
+    func run() async throws {
+        try await Tool.run {
+            var props = try Tool.properties(consumerProperty)
+            props["bootstrap.servers"] = bootstrapServer
+            props["max.partition.fetch.bytes"] = props["max.partition.fetch.bytes"] ?? "\(fetchSize)"
+            props["auto.offset.reset"] = "earliest"
+            let consumer = try KafkaConsumer(properties: props)
+            try await consumer.assign(topic: topic)
+            try await consumer.seekToBeginning()
+            let startDate = Date()
+            let start = ContinuousClock.now
+            var count = 0, bytes = 0
+            var last = ContinuousClock.now
+            while count < messages {
+                let records = try await consumer.poll(timeout: .milliseconds(500), maxRecords: 100_000)
+                if records.isEmpty {
+                    if ContinuousClock.now - last > .milliseconds(timeout) { break }
+                    continue
+                }
+                last = .now
+                for r in records { count += 1; bytes += (r.value?.count ?? 0) + (r.key?.count ?? 0) }
+            }
+            let elapsed = PerfStats.seconds(ContinuousClock.now - start)
+            await consumer.close()
+            let mb = Double(bytes) / 1024 / 1024
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd HH:mm:ss:SSS"
+            if !hideHeader {
+                print("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec")
+            }
+            print(String(format: "%@, %@, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f",
+                         f.string(from: startDate), f.string(from: Date()), mb, mb / elapsed, count, Double(count) / elapsed,
+                         0, Int(elapsed * 1000), mb / elapsed, Double(count) / elapsed))
+            if count < messages { Tool.err("WARNING: Exiting before consuming the expected number of messages: timeout (\(timeout) ms) exceeded.") }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import NIOConcurrencyHelpers
+
+/// `tern producer-perf-test`, like `kafka-producer-perf-test.sh`, with its output: a line per 5 s window and a
+/// final line with average, maximum and percentile latencies (send to acknowledgement).
+struct ProducerPerfTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "producer-perf-test", abstract: "Producer throughput and latency test (kafka-producer-perf-test.sh).")
+
+    @Option(help: "The topic to produce to.") var topic: String
+    @Option(help: "Number of records to send.") var numRecords: Int
+    @Option(help: "Record size in bytes.") var recordSize: Int = 100
+    @Option(parsing: .unconditional, help: "Records per second to aim for; -1 for no limit.") var throughput: Double
+    @Option(parsing: .upToNextOption, help: "Producer properties: k=v ... (bootstrap.servers among them).") var producerProps: [String] = []
+    @Option(name: .customLong("producer.config"), help: "A producer properties file.") var producerConfig: String?
+    @Option(help: "The Kafka server, if not in --producer-props.") var bootstrapServer: String?
+    @Flag(help: "Print the producer's settings.") var printMetrics = false
+
+    func run() async throws {
+        try await Tool.run {
+            var props: [String: String] = ["client.id": "perf-producer-client"]
+            if let producerConfig { props.merge(try Tool.propertiesFile(producerConfig)) { $1 } }
+            props.merge(try Tool.properties(producerProps)) { $1 }
+            if let bootstrapServer { props["bootstrap.servers"] = bootstrapServer }
+            let producer = try KafkaProducer(properties: props)
+            _ = try await producer.partitionCount(topic)
+            var payload = [UInt8](repeating: 0, count: recordSize)
+            var rng = SystemRandomNumberGenerator()
+            for i in payload.indices { payload[i] = UInt8.random(in: 65...90, using: &rng) }
+            let stats = PerfStats(numRecords: numRecords, recordSize: recordSize)
+            let start = ContinuousClock.now
+            for i in 0..<numRecords {
+                let sent = ContinuousClock.now
+                try await producer.send(ProducerRecord(topic: topic, value: payload)) { result in
+                    if case .failure(let e) = result { stats.failed(e.message) }
+                    stats.record(index: i, latency: ContinuousClock.now - sent, ok: (try? result.get()) != nil)
+                }
+                if throughput > 0 {
+                    let due = start + .seconds(Double(i + 1) / throughput)
+                    if due > .now { try await Task.sleep(until: due) }
+                }
+            }
+            await producer.close()
+            stats.printTotal(elapsed: ContinuousClock.now - start)
+        }
+    }
+}
+
+/// Kafka's ProducerPerformance.Stats: windows of 5 s, latencies sampled to at most 500,000.
+final class PerfStats: Sendable {
+    private struct State {
+        var count = 0, bytes = 0, totalLatency = 0.0, maxLatency = 0.0, errors = 0
+        var windowStart = ContinuousClock.now, windowCount = 0, windowBytes = 0, windowLatency = 0.0, windowMax = 0.0
+        var samples: [Float] = []
+        var firstError: String?
+    }
+
+    func failed(_ message: String) {
+        state.withLockedValue { if $0.firstError == nil { $0.firstError = message } }
+    }
+    private let state = NIOLockedValueBox(State())
+    private let sampling: Int
+    private let recordSize: Int
+
+    init(numRecords: Int, recordSize: Int) {
+        sampling = max(1, numRecords / min(max(numRecords, 1), 500_000))
+        self.recordSize = recordSize
+        state.withLockedValue { $0.samples.reserveCapacity(min(numRecords, 500_000) + 1) }
+    }
+
+    func record(index: Int, latency: Duration, ok: Bool) {
+        let ms = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
+        let line: String? = state.withLockedValue { s in
+            if !ok { s.errors += 1 }
+            s.count += 1; s.bytes += recordSize; s.totalLatency += ms; s.maxLatency = max(s.maxLatency, ms)
+            s.windowCount += 1; s.windowBytes += recordSize; s.windowLatency += ms; s.windowMax = max(s.windowMax, ms)
+            if index % sampling == 0 { s.samples.append(Float(ms)) }
+            let now = ContinuousClock.now
+            guard now - s.windowStart >= .seconds(5) else { return nil }
+            let secs = Self.seconds(now - s.windowStart)
+            let text = String(format: "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.",
+                              s.windowCount, Double(s.windowCount) / secs, Double(s.windowBytes) / secs / 1024 / 1024,
+                              s.windowLatency / Double(s.windowCount), s.windowMax)
+            s.windowStart = now; s.windowCount = 0; s.windowBytes = 0; s.windowLatency = 0; s.windowMax = 0
+            return text
+        }
+        if let line { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    }
+
+    func printTotal(elapsed: Duration) {
+        state.withLockedValue { s in
+            let secs = Self.seconds(elapsed)
+            let sorted = s.samples.sorted()
+            func pct(_ p: Double) -> Int { sorted.isEmpty ? 0 : Int(sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]) }
+            print(String(format: "%d records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.",
+                         s.count, Double(s.count) / secs, Double(s.bytes) / secs / 1024 / 1024,
+                         s.count > 0 ? s.totalLatency / Double(s.count) : 0, s.maxLatency,
+                         pct(0.5), pct(0.95), pct(0.99), pct(0.999)))
+            if s.errors > 0 { Tool.err("\(s.errors) records failed; first error: \(s.firstError ?? "?")") }
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import KafkaClient
-
-@Test func kafkaClientLinks() { #expect(Bool(true)) }

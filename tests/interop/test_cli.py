@@ -1,0 +1,225 @@
+"""The `tern` command-line tools (issue 5) as subprocesses, cross-checked with confluent-kafka.
+
+Each tool is run the way kafka-*.sh would be (same flags, same output formats) against a real `tern server`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from confluent_kafka import Producer
+
+from clients import Rec, consume_confluent, create_topic, produce_confluent, wait_for_topic, watermarks
+from ternbroker import free_port, tern_binary
+
+pytestmark = pytest.mark.broker
+
+
+def tern(*args: str, input: str | bytes | None = None, timeout: float = 60.0, check: bool = True) -> subprocess.CompletedProcess:
+    data = input.encode() if isinstance(input, str) else input
+    cp = subprocess.run([str(tern_binary()), *args], input=data, capture_output=True, timeout=timeout)
+    if check and cp.returncode != 0:
+        raise AssertionError(f"tern {' '.join(args)} exited {cp.returncode}:\n{cp.stdout.decode()}\n{cp.stderr.decode()}")
+    return cp
+
+
+def test_topics_create_list_describe_alter_delete(broker, topic_name):
+    b = f"--bootstrap-server={broker.bootstrap}"
+    out = tern("topics", b, "--create", "--topic", topic_name, "--partitions", "3", "--replication-factor", "1",
+               "--config", "retention.ms=3600000").stdout.decode()
+    assert out.strip() == f"Created topic {topic_name}."
+    wait_for_topic(broker.bootstrap, topic_name, 3)
+    assert topic_name in tern("topics", b, "--list").stdout.decode().split("\n")
+
+    lines = tern("topics", b, "--describe", "--topic", topic_name).stdout.decode().rstrip("\n").split("\n")
+    head = lines[0].split("\t")
+    assert head[0] == f"Topic: {topic_name}" and head[1].startswith("TopicId: ")
+    assert head[2:] == ["PartitionCount: 3", "ReplicationFactor: 1", "Configs: retention.ms=3600000"]
+    assert lines[1:] == [f"\tTopic: {topic_name}\tPartition: {p}\tLeader: {broker.node_id}\tReplicas: {broker.node_id}\t"
+                         f"Isr: {broker.node_id}" for p in range(3)]
+
+    tern("topics", b, "--alter", "--topic", topic_name, "--partitions", "5")
+    wait_for_topic(broker.bootstrap, topic_name, 5)
+
+    cp = tern("topics", b, "--create", "--topic", topic_name, "--partitions", "1", check=False)
+    assert cp.returncode == 1 and b"TOPIC_ALREADY_EXISTS" in cp.stderr
+    tern("topics", b, "--create", "--topic", topic_name, "--partitions", "1", "--if-not-exists")
+
+    tern("topics", b, "--delete", "--topic", topic_name)
+    assert topic_name not in tern("topics", b, "--list").stdout.decode().split("\n")
+    cp = tern("topics", b, "--describe", "--topic", topic_name, check=False)
+    assert cp.returncode == 1 and f"Topic '{topic_name}' does not exist".encode() in cp.stderr
+
+
+def test_unreachable_broker_names_the_address():
+    port = free_port()
+    for tool in (["topics", "--list"], ["get-offsets", "--topic", "x"]):
+        cp = tern(tool[0], f"--bootstrap-server=127.0.0.1:{port}", *tool[1:], check=False, timeout=30)
+        assert cp.returncode == 1
+        assert f"cannot connect to 127.0.0.1:{port}: connection refused".encode() in cp.stderr
+
+
+def test_console_producer_then_confluent_reads_keys_in_javas_partitions(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    lines = [f"key-{i % 7}:value-{i}" for i in range(200)]
+    tern("console-producer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+         "--property", "parse.key=true", "--property", "key.separator=:", "--producer-property", "linger.ms=5",
+         input="\n".join(lines) + "\n")
+    got = consume_confluent(broker.bootstrap, topic_name, 4, 200)
+    assert sorted((m.key, m.value) for m in got) == sorted(
+        (line.split(":")[0].encode(), line.split(":")[1].encode()) for line in lines)
+
+    # librdkafka's murmur2_random partitioner is Java's default partitioner; the same keys must land together.
+    expected, _ = produce_confluent(broker.bootstrap, topic_name,
+                                    [Rec(f"key-{k}".encode(), b"probe") for k in range(7)],
+                                    conf={"partitioner": "murmur2_random"})
+    where = {m.key: m.partition for m in expected}
+    for m in got:
+        assert m.partition == where[m.key], f"{m.key!r} went to {m.partition}, Java picks {where[m.key]}"
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_confluent_produces_console_consumer_prints(broker, topic_name, codec):
+    create_topic(broker.bootstrap, topic_name, partitions=1)
+    recs = [Rec(f"k{i}".encode(), f"v{i}".encode(), (("h", str(i).encode()),)) for i in range(50)]
+    produce_confluent(broker.bootstrap, topic_name, recs, conf={"compression.type": codec})
+    cp = tern("console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name, "--from-beginning",
+              "--max-messages", "50", "--property", "print.key=true", "--property", "print.offset=true",
+              "--property", "print.partition=true", "--property", "print.headers=true", "--property", "print.timestamp=true")
+    lines = cp.stdout.decode().rstrip("\n").split("\n")
+    assert len(lines) == 50
+    for i, line in enumerate(lines):
+        ts, part, off, headers, key, value = line.split("\t")
+        assert ts.startswith("CreateTime:") and int(ts.split(":")[1]) > 0
+        assert (part, off, headers, key, value) == ("Partition:0", f"Offset:{i}", f"h:{i}", f"k{i}", f"v{i}")
+    assert cp.stderr.decode().strip().endswith("Processed a total of 50 messages")
+
+
+def test_console_producer_compression_and_console_consumer_partition_offset(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=1)
+    tern("console-producer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+         "--compression-codec", "zstd", input="".join(f"line {i}\n" for i in range(10)))
+    cp = tern("console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+              "--partition", "0", "--offset", "6", "--max-messages", "4")
+    assert cp.stdout.decode().split("\n")[:4] == ["line 6", "line 7", "line 8", "line 9"]
+    # --timeout-ms ends a consumer that has nothing more to read.
+    cp = tern("console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+              "--from-beginning", "--timeout-ms", "1500")
+    assert len(cp.stdout.decode().rstrip("\n").split("\n")) == 10
+    assert b"Processed a total of 10 messages" in cp.stderr
+
+
+def test_get_offsets_and_delete_records(broker, topic_name, tmp_path):
+    create_topic(broker.bootstrap, topic_name, partitions=2)
+    produce_confluent(broker.bootstrap, topic_name, [Rec(None, b"x")] * 3, conf={"partitioner": "random"})
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for _ in range(5):
+        p.produce(topic_name, b"y", partition=1)
+    p.flush(10)
+    marks = watermarks(broker.bootstrap, topic_name, 2)
+    b = f"--bootstrap-server={broker.bootstrap}"
+    out = tern("get-offsets", b, "--topic", topic_name).stdout.decode().split()
+    assert out == [f"{topic_name}:{i}:{marks[i][1]}" for i in range(2)]
+    assert tern("get-offsets", b, "--topic", topic_name, "--time", "-2").stdout.decode().split() == \
+        [f"{topic_name}:0:0", f"{topic_name}:1:0"]
+
+    spec = tmp_path / "delete.json"
+    spec.write_text(json.dumps({"partitions": [{"topic": topic_name, "partition": 1, "offset": 2}], "version": 1}))
+    out = tern("delete-records", b, "--offset-json-file", str(spec)).stdout.decode()
+    assert f"partition: {topic_name}-1\tlow_watermark: 2" in out
+    assert watermarks(broker.bootstrap, topic_name, 2)[1][0] == 2
+    assert tern("get-offsets", b, "--topic", topic_name, "--partitions", "1", "--time", "earliest").stdout.decode().split() == \
+        [f"{topic_name}:1:2"]
+
+
+def test_configs_alter_and_describe(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=1)
+    b = f"--bootstrap-server={broker.bootstrap}"
+    out = tern("configs", b, "--alter", "--entity-type", "topics", "--entity-name", topic_name,
+               "--add-config", "retention.ms=12345,cleanup.policy=[delete,compact]").stdout.decode()
+    assert out.strip() == f"Completed updating config for topic {topic_name}."
+    out = tern("configs", b, "--describe", "--entity-type", "topics", "--entity-name", topic_name).stdout.decode()
+    assert out.startswith(f"Dynamic configs for topic {topic_name} are:\n")
+    assert "  retention.ms=12345 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=12345" in out
+    assert "  cleanup.policy=delete,compact sensitive=false" in out
+
+    # confluent-kafka sees the same configs.
+    from clients import admin
+    from confluent_kafka.admin import ConfigResource
+    a = admin(broker.bootstrap)
+    res = a.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic_name)])
+    configs = list(res.values())[0].result(timeout=10)
+    assert configs["retention.ms"].value == "12345"
+
+    tern("configs", b, "--alter", "--entity-type", "topics", "--entity-name", topic_name, "--delete-config", "retention.ms")
+    out = tern("configs", b, "--describe", "--entity-type", "topics", "--entity-name", topic_name).stdout.decode()
+    assert "retention.ms=" not in out and "cleanup.policy=delete,compact" in out
+
+
+def test_producer_perf_test_output(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=2)
+    cp = tern("producer-perf-test", "--topic", topic_name, "--num-records", "20000", "--record-size", "100",
+              "--throughput", "-1", "--producer-props", f"bootstrap.servers={broker.bootstrap}", "acks=1")
+    last = cp.stdout.decode().rstrip("\n").split("\n")[-1]
+    assert last.startswith("20000 records sent, ") and " records/sec (" in last and " MB/sec), " in last
+    assert last.endswith("th.") and " ms 50th, " in last and " ms 99.9th." in last
+    assert sum(hi for _, hi in watermarks(broker.bootstrap, topic_name, 2).values()) == 20000
+    cp = tern("consumer-perf-test", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name, "--messages", "20000")
+    header, row = cp.stdout.decode().rstrip("\n").split("\n")
+    assert header.startswith("start.time, end.time, data.consumed.in.MB")
+    assert row.split(", ")[4] == "20000"
+
+
+@pytest.mark.groups
+def test_console_consumer_group_commits_and_consumer_groups_tool(broker, topic_name):
+    from confluent_kafka import Consumer, TopicPartition as TP
+    create_topic(broker.bootstrap, topic_name, partitions=3)
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(60)])
+    b = f"--bootstrap-server={broker.bootstrap}"
+    group = f"g-{topic_name}"
+    cp = tern("console-consumer", b, "--topic", topic_name, "--group", group, "--from-beginning", "--max-messages", "60")
+    assert len(cp.stdout.decode().rstrip("\n").split("\n")) == 60
+
+    # The group's commits are what confluent-kafka reads back.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    committed = c.committed([TP(topic_name, p) for p in range(3)], timeout=10)
+    c.close()
+    marks = watermarks(broker.bootstrap, topic_name, 3)
+    assert {tp.partition: tp.offset for tp in committed} == {p: hi for p, (_, hi) in marks.items()}
+
+    assert group in tern("consumer-groups", b, "--list").stdout.decode().split("\n")
+    lines = tern("consumer-groups", b, "--describe", "--group", group).stdout.decode().strip().split("\n")
+    header = lines.index(next(l for l in lines if l.startswith("GROUP")))
+    assert lines[header].split() == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
+                                     "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    rows = [l.split() for l in lines[header + 1:]]
+    assert sorted((r[1], int(r[2]), int(r[3]), int(r[5])) for r in rows) == \
+        [(topic_name, p, marks[p][1], 0) for p in range(3)]
+
+    out = tern("consumer-groups", b, "--reset-offsets", "--group", group, "--topic", topic_name, "--to-earliest",
+               "--execute").stdout.decode()
+    assert [l.split()[2:] for l in out.strip().split("\n")[1:]] == [[str(p), "0"] for p in range(3)]
+    cp = tern("console-consumer", b, "--topic", topic_name, "--group", group, "--max-messages", "60")
+    assert len(cp.stdout.decode().rstrip("\n").split("\n")) == 60
+
+    out = tern("consumer-groups", b, "--delete", "--group", group).stdout.decode()
+    assert out.strip() == f"Deletion of requested consumer groups ('{group}') was successful."
+
+
+@pytest.mark.groups
+def test_tern_group_consumers_share_partitions_with_range_assignor(broker, topic_name):
+    """Two `tern console-consumer --group` processes split four partitions 2/2 and together read every record."""
+    import subprocess as sp
+    import time
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    group = f"g-{topic_name}"
+    procs = [sp.Popen([str(tern_binary()), "console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic",
+                       topic_name, "--group", group, "--timeout-ms", "8000", "--property", "print.partition=true"],
+                      stdout=sp.PIPE, stderr=sp.PIPE) for _ in range(2)]
+    time.sleep(3)
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(200)])
+    outs = [p.communicate(timeout=60)[0].decode().split() for p in procs]
+    values = sorted(v for out in outs for v in out if v.startswith("v"))
+    assert values == sorted(f"v{i}" for i in range(200))
