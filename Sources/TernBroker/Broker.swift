@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import TernCluster
 import TernNetwork
 import TernStorage
 
@@ -21,7 +22,9 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let authorizer = Authorizer()
     let producerIds: ProducerIdManager
     let coordinator: CoordinatorWiring
-    private let advertised = NIOLockedValueBox<[KafkaListener]>([])
+    /// Cluster mode (`zookeeper.connect`): the controller this broker runs for; nil when alone.
+    let controller: ClusterController?
+    let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 
     public init(config: BrokerConfig, eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tern.broker")) throws {
@@ -32,8 +35,20 @@ public final class Broker: KafkaRequestHandler, Sendable {
         for dir in config.logDirs {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        self.clusterId = try MetaProperties.loadOrCreate(logDir: firstDir, nodeId: config.brokerId).clusterId
-        self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
+        let localClusterId = try MetaProperties.loadOrCreate(logDir: firstDir, nodeId: config.brokerId).clusterId
+        if let connect = config.zookeeperConnect {
+            let store = try Self.connectZooKeeper(connect, config: config, logger: logger)
+            self.clusterId = try store.clusterId(proposing: localClusterId)
+            if clusterId != localClusterId {
+                logger.notice("cluster id \(clusterId) from ZooKeeper (meta.properties has \(localClusterId))")
+            }
+            self.metadataStore = store
+            self.controller = ClusterController(store: store, brokerId: Int32(config.brokerId), logger: logger)
+        } else {
+            self.clusterId = localClusterId
+            self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
+            self.controller = nil
+        }
         self.replicaManager = try ReplicaManager(config: config, store: metadataStore, logger: logger)
         self.producerIds = try ProducerIdManager(directory: firstDir)
         self.coordinator = CoordinatorWiring()
@@ -47,6 +62,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Opens the internal coordinators and starts background work (retention, cleaning, checkpoints).
     public func start() throws {
+        try startCluster()
         try coordinator.start(broker: self)
         let loop = eventLoopGroup.any()
         let interval = TimeAmount.milliseconds(Int64(max(config.logRetentionCheckIntervalMs, 100)))
@@ -72,6 +88,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
         purgatory.notifyAll()
         coordinator.shutdown()
         replicaManager.shutdown()
+        stopCluster()
     }
 
     /// This broker's endpoint on the listener a client connected through (clients connect to exactly this).

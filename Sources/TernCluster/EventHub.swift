@@ -29,32 +29,47 @@ final class EventHub: Sendable {
 
 /// Opens once: true when the first session is established, false when it failed for good.
 final class ConnectionLatch: Sendable {
-    private let state = NIOLockedValueBox<(value: Bool?, waiters: [CheckedContinuation<Bool, Never>])>((nil, []))
+    private let state = NIOLockedValueBox<(value: Bool?, waiters: [@Sendable (Bool) -> Void])>((nil, []))
 
     func open(_ value: Bool) {
-        let waiters = state.withLockedValue { s -> [CheckedContinuation<Bool, Never>] in
+        let waiters = state.withLockedValue { s -> [@Sendable (Bool) -> Void] in
             guard s.value == nil else { return [] }
             s.value = value
             defer { s.waiters = [] }
             return s.waiters
         }
-        for w in waiters { w.resume(returning: value) }
+        for w in waiters { w(value) }
+    }
+
+    private func whenOpen(_ f: @escaping @Sendable (Bool) -> Void) {
+        let now = state.withLockedValue { s -> Bool? in
+            if let v = s.value { return v }
+            s.waiters.append(f)
+            return nil
+        }
+        if let now { f(now) }
     }
 
     /// true when connected within `timeout`.
-    func wait(timeout: Duration) async throws -> Bool {
+    func wait(timeout: Duration) async -> Bool {
         let timer = Task {
             try await Task.sleep(for: timeout)
             open(false)
         }
         defer { timer.cancel() }
-        return await withCheckedContinuation { c in
-            let now = state.withLockedValue { s -> Bool? in
-                if let v = s.value { return v }
-                s.waiters.append(c)
-                return nil
-            }
-            if let now { c.resume(returning: now) }
+        return await withCheckedContinuation { c in whenOpen { c.resume(returning: $0) } }
+    }
+
+    /// The same, blocking the calling thread.
+    func waitBlocking(timeout: Duration) -> Bool {
+        let semaphore = DispatchSemaphore(value: 0)
+        let result = NIOLockedValueBox(false)
+        whenOpen { v in
+            result.withLockedValue { $0 = v }
+            semaphore.signal()
         }
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        if semaphore.wait(timeout: .now() + .milliseconds(ms)) == .timedOut { open(false) }
+        return result.withLockedValue { $0 }
     }
 }

@@ -40,20 +40,49 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
         return try await ZooKeeperClient(connectString, sessionTimeout: sessionTimeout, connectionTimeout: connectionTimeout)
     }
 
-    private init(_ connectString: String, sessionTimeout: Duration, connectionTimeout: Duration) async throws {
+    /// `connect` for synchronous callers (broker start-up): blocks the calling thread until the session is up.
+    public static func connectBlocking(
+        _ connectString: String, sessionTimeout: Duration = .seconds(18), connectionTimeout: Duration = .seconds(18),
+        logLevel: Int32 = 1
+    ) throws -> ZooKeeperClient {
+        tern_zk_set_log_level(logLevel)
+        if let slash = connectString.firstIndex(of: "/") {
+            let chroot = String(connectString[slash...])
+            if chroot != "/" {
+                let root = try ZooKeeperClient(
+                    String(connectString[..<slash]), sessionTimeout: sessionTimeout, connectionTimeout: connectionTimeout,
+                    blocking: true)
+                defer { root.close() }
+                try root.createRecursivelyBlocking(chroot)
+            }
+        }
+        return try ZooKeeperClient(connectString, sessionTimeout: sessionTimeout, connectionTimeout: connectionTimeout, blocking: true)
+    }
+
+    private convenience init(_ connectString: String, sessionTimeout: Duration, connectionTimeout: Duration) async throws {
+        try self.init(connectString, sessionTimeout: sessionTimeout, connectionTimeout: connectionTimeout, blocking: false)
+        if await !connectedLatch.wait(timeout: connectionTimeout) {
+            close()
+            throw ZooKeeperError(code: ZooKeeperError.operationTimeout, path: connectString)
+        }
+    }
+
+    private let connectedLatch: ConnectionLatch
+
+    private init(_ connectString: String, sessionTimeout: Duration, connectionTimeout: Duration, blocking: Bool) throws {
         self.connectString = connectString
         let hub = EventHub()
         self.events = hub
         let box = Unmanaged.passRetained(WatcherBox(hub: hub))
         self.watcherBox = box
-        let connected = hub.waitForConnection()
+        self.connectedLatch = hub.waitForConnection()
         let ms = Int32(clamping: sessionTimeout.components.seconds * 1000 + sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
         guard let zh = tern_zk_init(connectString, ms, zkWatcherTrampoline, box.toOpaque()) else {
             box.release()
             throw ZooKeeperError(code: ZooKeeperError.badArguments, path: connectString)
         }
         self.handle = zh
-        if try await !connected.wait(timeout: connectionTimeout) {
+        if blocking && !connectedLatch.waitBlocking(timeout: connectionTimeout) {
             close()
             throw ZooKeeperError(code: ZooKeeperError.operationTimeout, path: connectString)
         }
@@ -138,6 +167,27 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
     }
 
     // MARK: Operations (blocking, for synchronous callers off the event queue)
+
+    /// `createRecursively`, blocking.
+    public func createRecursivelyBlocking(_ path: String, data: [UInt8] = []) throws {
+        var prefix = ""
+        let parts = path.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            prefix += "/" + part
+            let p = prefix
+            do {
+                let _: String = try blocking { create(p, data: i == parts.count - 1 ? data : [], mode: .persistent, completion: $0) }
+            } catch let e as ZooKeeperError where e.isNodeExists {}
+        }
+    }
+
+    /// Deletes `path` and everything under it (not atomic; a concurrent creator may win, which is reported).
+    public func deleteRecursivelyBlocking(_ path: String) throws {
+        let kids: [String]
+        do { kids = try blocking { children(path, watch: false, completion: $0) } } catch let e as ZooKeeperError where e.isNoNode { return }
+        for k in kids { try deleteRecursivelyBlocking(path + "/" + k) }
+        do { try blocking { delete(path, version: -1, completion: $0) } } catch let e as ZooKeeperError where e.isNoNode {}
+    }
 
     /// Runs a callback-style operation and blocks the calling thread until it completes. Never call it from a
     /// completion; event handlers run on their own queue, so they may.

@@ -122,7 +122,7 @@ extension Broker {
             p.partitionIndex = key.partition
             p.records = ByteBuffer()
             var changed = !plan.incremental
-            if let partition = replicaManager.partition(topic: key.topic, index: key.partition) {
+            if let partition = replicaManager.partition(topic: key.topic, index: key.partition), partition.isLeader {
                 let log = partition.log
                 let offsets = log.offsets
                 p.highWatermark = offsets.highWatermark
@@ -160,7 +160,7 @@ extension Broker {
                     changed = true
                 }
             } else {
-                p.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                p.errorCode = fetchErrorForMissingLeader(topic: key.topic, partition: key.partition).rawValue
                 p.highWatermark = -1
                 hasError = true
                 changed = true

@@ -10,9 +10,9 @@ import TernStorage
 extension Broker {
     func metadata(_ request: MetadataRequest, _ ctx: RequestContext) throws -> MetadataResponse {
         var response = MetadataResponse()
-        response.brokers = [brokerEntry(ctx)]
+        response.brokers = clusterBrokerEntries(ctx) ?? [brokerEntry(ctx)]
         response.clusterId = clusterId
-        response.controllerId = brokerId
+        response.controllerId = metadataStore.liveBrokers() == nil ? brokerId : (metadataStore.controllerId() ?? -1)
         let allowAutoCreate = ctx.apiVersion < 4 || request.allowAutoTopicCreation
         let requested = request.topics
         if requested == nil || (ctx.apiVersion == 0 && requested?.isEmpty == true) {
@@ -51,6 +51,21 @@ extension Broker {
         return broker
     }
 
+    /// Every live broker, on the listener the client used (brokers without it are left out, as Kafka does).
+    func clusterBrokerEntries(_ ctx: RequestContext) -> [MetadataResponse.MetadataResponseBroker]? {
+        guard let live = metadataStore.liveBrokers(), !live.isEmpty else { return nil }
+        return live.keys.sorted().compactMap { id in
+            let b = live[id]!
+            guard let e = b.endpoints[ctx.connection.listenerName] else { return nil }
+            var broker = MetadataResponse.MetadataResponseBroker()
+            broker.nodeId = id
+            broker.host = e.host
+            broker.port = Int32(e.port)
+            broker.rack = b.rack
+            return broker
+        }
+    }
+
     private func topicError(name: String?, _ code: ErrorCode) -> MetadataResponse.MetadataResponseTopic {
         var t = MetadataResponse.MetadataResponseTopic()
         t.errorCode = code.rawValue
@@ -66,11 +81,21 @@ extension Broker {
         t.partitions = topic.assignment.enumerated().map { index, replicas in
             var p = MetadataResponse.MetadataResponsePartition()
             p.partitionIndex = Int32(index)
+            p.replicaNodes = replicas
+            p.offlineReplicas = []
+            if let live = metadataStore.liveBrokers() {
+                // Cluster: what the controller wrote; no state yet means no leader yet (clients retry).
+                let l = metadataStore.leadership(of: TopicPartition(topic: topic.name, partition: Int32(index)))
+                p.leaderId = l?.leader ?? -1
+                p.leaderEpoch = l?.leaderEpoch ?? -1
+                p.isrNodes = l?.isr ?? []
+                p.offlineReplicas = replicas.filter { live[$0] == nil }
+                if p.leaderId < 0 { p.errorCode = ErrorCode.leaderNotAvailable.rawValue }
+                return p
+            }
             p.leaderId = brokerId
             p.leaderEpoch = replicaManager.partition(topic: topic.name, index: Int32(index))?.leaderEpoch ?? 0
-            p.replicaNodes = replicas
             p.isrNodes = replicas
-            p.offlineReplicas = []
             return p
         }
         return t

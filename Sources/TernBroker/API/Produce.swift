@@ -28,6 +28,9 @@ extension Broker {
                 p.baseOffset = -1
                 if !validAcks {
                     p.errorCode = ErrorCode.invalidRequiredAcks.rawValue
+                } else if let topic, let partition = replicaManager.partition(topic: topic.name, index: partitionData.index),
+                          !partition.isLeader {
+                    p.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let topic, let partition = replicaManager.partition(topic: topic.name, index: partitionData.index) {
                     appendPartition(partition, records: partitionData.records, acks: acks, version: ctx.apiVersion, now: now, into: &p)
                 } else {

@@ -15,6 +15,9 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     private let lock = NIOLock()
     private var producers = ProducerStateTable()
     private var _leaderEpoch: Int32
+    /// Alone (no ZooKeeper) a broker leads every partition; in a cluster the controller's state znode decides.
+    private var _isLeader = true
+    private var _leader: Int32 = -1
 
     static let snapshotFileName = "producer-state.snapshot"
 
@@ -26,6 +29,18 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     }
 
     public var leaderEpoch: Int32 { lock.withLock { _leaderEpoch } }
+    public var isLeader: Bool { lock.withLock { _isLeader } }
+    /// The leader's broker id as last learnt (-1 unknown); followers fetch from it.
+    public var leaderId: Int32 { lock.withLock { _leader } }
+
+    /// Applies a role decided by the controller. A leader appends with its epoch from now on.
+    public func setRole(leader: Int32, leaderEpoch: Int32, localBrokerId: Int32) {
+        lock.withLock {
+            _leader = leader
+            _isLeader = leader == localBrokerId
+            _leaderEpoch = leaderEpoch
+        }
+    }
 
     /// The outcome of a leader append, for the produce response.
     public struct AppendResult: Sendable {

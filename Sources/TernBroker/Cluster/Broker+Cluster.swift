@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import TernCluster
+import TernNetwork
+import TernStorage
+
+/// Cluster membership of a broker with `zookeeper.connect`: its ephemeral registration in `/brokers/ids`, its run
+/// for controller, and the roles it learns from the partition state znodes. Without ZooKeeper all of this is a
+/// no-op and the broker leads every partition it hosts.
+extension Broker {
+    var zooKeeperStore: ZooKeeperMetadataStore? { metadataStore as? ZooKeeperMetadataStore }
+
+    static func connectZooKeeper(_ connect: String, config: BrokerConfig, logger: Logger) throws -> ZooKeeperMetadataStore {
+        let sessionMs = config.raw["zookeeper.session.timeout.ms"].flatMap { Int64($0) } ?? 18000
+        let connectMs = config.raw["zookeeper.connection.timeout.ms"].flatMap { Int64($0) } ?? sessionMs
+        logger.info("connecting to ZooKeeper at \(connect) (session timeout \(sessionMs) ms)")
+        let zk = try ZooKeeperClient.connectBlocking(
+            connect, sessionTimeout: .milliseconds(sessionMs), connectionTimeout: .milliseconds(connectMs))
+        return try ZooKeeperMetadataStore(zk: zk, logger: logger)
+    }
+
+    /// After the listeners are bound (the registration names the real ports): roles, registration, controller.
+    func startCluster() throws {
+        guard let store = zooKeeperStore, let controller else { return }
+        store.onChange { [weak self] change in self?.applyClusterChange(change) }
+        for topic in store.allTopics() { adoptTopic(topic) }
+        try register(store)
+        controller.start()
+    }
+
+    func stopCluster() {
+        // Closing the session deletes the registration (and /controller if held) at once: the survivors react
+        // now instead of after the session timeout.
+        zooKeeperStore?.zk.close()
+    }
+
+    private func register(_ store: ZooKeeperMetadataStore) throws {
+        let listeners = advertised.withLockedValue { $0 }
+        var protocols: [String: String] = [:]
+        for l in listeners { protocols[l.name] = l.securityProtocol.rawValue }
+        let registration = BrokerRegistration(
+            endpoints: listeners.map { .init(listenerName: $0.name, host: $0.host, port: $0.port) },
+            securityProtocols: protocols, rack: config.brokerRack)
+        let data = ZNodeJSON.encode(registration)
+        let zk = store.zk
+        // After a kill -9 our previous session's node lingers until that session times out: wait it out.
+        let deadline = Date().addingTimeInterval(Double(zk.negotiatedSessionTimeoutMs) / 1000 + 5)
+        while true {
+            do {
+                let _: String = try zk.blocking { zk.create(KafkaZNodes.broker(brokerId), data: data, mode: .ephemeral, completion: $0) }
+                logger.info("registered broker \(brokerId) at \(KafkaZNodes.broker(brokerId)) with endpoints \(registration.endpoints)")
+                return
+            } catch let e as ZooKeeperError where e.isNodeExists && Date() < deadline {
+                logger.warning("\(KafkaZNodes.broker(brokerId)) is still held by an earlier session; waiting for it to expire")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+    }
+
+    /// The logs of a topic just created here: all of them alone; in a cluster only the partitions this broker
+    /// replicates, each in the role the controller gave it (none yet: not leader, so nothing is accepted early).
+    func createLocalLogs(for topic: TopicMetadata) throws {
+        if zooKeeperStore == nil { try replicaManager.createLogs(for: topic) } else { adoptTopic(topic) }
+    }
+
+    /// A topic this broker replicates: its logs exist and each partition takes its current role.
+    private func adoptTopic(_ topic: TopicMetadata) {
+        do {
+            _ = try replicaManager.ensureLogs(for: topic, brokerId: brokerId)
+        } catch {
+            logger.error("cannot create the logs of \(topic.name): \(error)")
+        }
+        for p in 0..<topic.partitionCount {
+            let tp = TopicPartition(topic: topic.name, partition: Int32(p))
+            guard let partition = replicaManager.partition(tp) else { continue }
+            let l = metadataStore.leadership(of: tp)
+            partition.setRole(leader: l?.leader ?? -1, leaderEpoch: l?.leaderEpoch ?? 0, localBrokerId: brokerId)
+        }
+    }
+
+    private func applyClusterChange(_ change: ZooKeeperMetadataStore.Change) {
+        switch change {
+        case .topicsChanged(let added, let removed):
+            for t in added { adoptTopic(t) }
+            for t in removed {
+                do { try replicaManager.deleteLogs(of: t) } catch { logger.error("cannot delete the logs of \(t.name): \(error)") }
+                for p in 0..<t.partitionCount { purgatory.notify(.init(topic: t.name, partition: Int32(p))) }
+            }
+        case .leadershipChanged(let tp, let l):
+            guard let partition = replicaManager.partition(tp) else { return }
+            let was = partition.isLeader
+            partition.setRole(leader: l.leader, leaderEpoch: l.leaderEpoch, localBrokerId: brokerId)
+            if was != partition.isLeader {
+                logger.info("\(tp): \(partition.isLeader ? "leader" : "follower of \(l.leader)") at epoch \(l.leaderEpoch)")
+            }
+            purgatory.notify(.init(topic: tp.topic, partition: tp.partition))
+        case .brokersChanged, .controllerChanged:
+            break
+        case .sessionExpired:
+            logger.critical("ZooKeeper session expired; re-registration is not implemented yet, restart this broker")
+        }
+    }
+}
