@@ -24,6 +24,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let coordinator: CoordinatorWiring
     /// Cluster mode (`zookeeper.connect`): the controller this broker runs for; nil when alone.
     let controller: ClusterController?
+    /// Cluster mode: replica fetchers and the ISR check (Broker+Cluster.swift).
+    let clusterRuntime = ClusterRuntime()
     let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 

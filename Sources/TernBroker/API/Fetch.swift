@@ -9,7 +9,7 @@ import TernStorage
 /// record never blocks a consumer. `min_bytes`/`max_wait_ms` make it a long poll: the fetch parks in the
 /// purgatory and is woken by an append to one of its partitions or by the deadline. Incremental fetch sessions
 /// (KIP-227) from v7: only partitions whose data or watermarks changed are returned. Topic ids from v13.
-/// Differs from Kafka: follower fetches (replica id >= 0) are served like consumer fetches until replication lands.
+/// Follower fetches (replica id >= 0) from brokers of a cluster are served by Fetch+Replica.swift.
 extension Broker {
     typealias FetchPartitionKey = FetchSessionCache.PartitionKey
 
@@ -22,6 +22,7 @@ extension Broker {
     }
 
     func fetch(_ request: FetchRequest, _ ctx: RequestContext) throws -> EventLoopFuture<FetchResponse?> {
+        if isReplicaFetch(request) { return replicaFetch(request, ctx) }  // Fetch+Replica.swift
         let version = ctx.apiVersion
         let byId = version >= 13
         var requested: [(FetchPartitionKey, FetchSessionCache.PartitionState)] = []

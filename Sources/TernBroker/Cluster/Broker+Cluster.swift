@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+import NIOCore
 import TernCluster
 import TernNetwork
 import TernStorage
@@ -26,9 +28,17 @@ extension Broker {
         for topic in store.allTopics() { adoptTopic(topic) }
         try register(store)
         controller.start()
+        // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
+        let lagMax = Int64(config.raw["replica.lag.time.max.ms"].flatMap { Int64($0) } ?? 30000)
+        let every = TimeAmount.milliseconds(max(lagMax / 2, 100))
+        let isrCheck = eventLoopGroup.any().scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] _ in
+            self?.maintainIsr(lagMaxMs: lagMax)
+        }
+        clusterRuntime.tasks.withLockedValue { $0.append(isrCheck) }
     }
 
     func stopCluster() {
+        clusterRuntime.stop()
         // Closing the session deletes the registration (and /controller if held) at once: the survivors react
         // now instead of after the session timeout.
         zooKeeperStore?.zk.close()
@@ -73,8 +83,54 @@ extension Broker {
         for p in 0..<topic.partitionCount {
             let tp = TopicPartition(topic: topic.name, partition: Int32(p))
             guard let partition = replicaManager.partition(tp) else { continue }
-            let l = metadataStore.leadership(of: tp)
-            partition.setRole(leader: l?.leader ?? -1, leaderEpoch: l?.leaderEpoch ?? 0, localBrokerId: brokerId)
+            if let l = metadataStore.leadership(of: tp) {
+                applyLeadership(partition, l)
+            } else {
+                partition.setRole(leader: -1, leaderEpoch: 0, localBrokerId: brokerId)
+            }
+        }
+    }
+
+    private func applyLeadership(_ partition: Partition, _ l: PartitionLeadership) {
+        let was = partition.isLeader
+        partition.setRole(leader: l.leader, leaderEpoch: l.leaderEpoch, isr: l.isr, zkVersion: l.zkVersion, localBrokerId: brokerId)
+        if was != partition.isLeader {
+            logger.info("\(partition.topicPartition): \(partition.isLeader ? "leader" : "follower of \(l.leader)") at epoch \(l.leaderEpoch), isr \(l.isr)")
+        }
+        if !partition.isLeader && l.leader >= 0 { ensureFetcher(for: l.leader) }
+        purgatory.notify(.init(topic: partition.topicPartition.topic, partition: partition.topicPartition.partition))
+    }
+
+    private func ensureFetcher(for leader: Int32) {
+        let created = clusterRuntime.fetchers.withLockedValue { f -> ReplicaFetcher? in
+            guard f[leader] == nil else { return nil }
+            let fetcher = ReplicaFetcher(leaderId: leader)
+            f[leader] = fetcher
+            return fetcher
+        }
+        created?.start(broker: self)
+    }
+
+    /// Leader side: drops followers that stopped keeping up from the ISR and takes caught-up ones back,
+    /// written to the partition's state znode conditionally (a controller decision in between wins).
+    func maintainIsr(lagMaxMs: Int64) {
+        guard let store = zooKeeperStore else { return }
+        let now = Broker.nowMs()
+        for partition in replicaManager.allPartitions where partition.isLeader {
+            let tp = partition.topicPartition
+            guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
+                  let current = store.leadership(of: tp), current.leader == brokerId,
+                  let isr = partition.proposedIsr(nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)])
+            else { continue }
+            var next = current
+            next.isr = isr
+            do {
+                if try store.updateLeadership(tp, next) {
+                    logger.info("\(tp): ISR \(current.isr) -> \(isr)")
+                }
+            } catch {
+                logger.warning("\(tp): cannot write ISR change: \(error)")
+            }
         }
     }
 
@@ -88,12 +144,7 @@ extension Broker {
             }
         case .leadershipChanged(let tp, let l):
             guard let partition = replicaManager.partition(tp) else { return }
-            let was = partition.isLeader
-            partition.setRole(leader: l.leader, leaderEpoch: l.leaderEpoch, localBrokerId: brokerId)
-            if was != partition.isLeader {
-                logger.info("\(tp): \(partition.isLeader ? "leader" : "follower of \(l.leader)") at epoch \(l.leaderEpoch)")
-            }
-            purgatory.notify(.init(topic: tp.topic, partition: tp.partition))
+            applyLeadership(partition, l)
         case .brokersChanged, .controllerChanged:
             break
         case .sessionExpired:
