@@ -1,0 +1,175 @@
+"""Issue 6, first slice: ZooKeeper + 3 `tern server` processes on loopback.
+
+A topic with replication factor 3 and min.insync.replicas=2; an idempotent confluent-kafka producer with acks=all
+writes while the test kills the partition leader with kill -9; a new leader is elected from the ISR and every
+acknowledged record is readable, once and in order. Failover time and acks=all throughput are printed (pytest -s).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from zk import zookeeper  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+SESSION_MS = 2000
+
+
+@pytest.fixture
+def cluster(zookeeper, broker_factory):
+    brokers = [broker_factory(overrides={
+        "broker.id": i,
+        "zookeeper.connect": f"{zookeeper.connect}/tern",
+        "zookeeper.session.timeout.ms": SESSION_MS,
+        "replica.lag.time.max.ms": 5000,
+    }) for i in range(3)]
+    wait_for(lambda: len(AdminClient({"bootstrap.servers": brokers[0].bootstrap}).list_topics(timeout=5).brokers) == 3,
+             15, "all three brokers registered")
+    return brokers
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except KafkaException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def bootstrap(brokers):
+    return ",".join(b.bootstrap for b in brokers if b.is_running())
+
+
+def partition_meta(brokers, topic, p=0):
+    md = AdminClient({"bootstrap.servers": bootstrap(brokers)}).list_topics(topic, timeout=5)
+    return md.topics[topic].partitions[p]
+
+
+def create_topic(brokers, topic, partitions=1, rf=3, configs=None):
+    admin = AdminClient({"bootstrap.servers": bootstrap(brokers)})
+    for f in admin.create_topics([NewTopic(topic, partitions, rf, config=configs or {})]).values():
+        f.result(15)
+    wait_for(lambda: all(partition_meta(brokers, topic, p).leader >= 0 for p in range(partitions)), 15, "leaders")
+
+
+def read_all(brokers, topic, expected, timeout=30):
+    c = Consumer({"bootstrap.servers": bootstrap(brokers), "group.id": "unused", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < expected and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        out.append(m.value().decode())
+    c.close()
+    return out
+
+
+def test_metadata_lists_every_broker_and_the_isr(cluster, topic_name):
+    create_topic(cluster, topic_name, partitions=3)
+    md = AdminClient({"bootstrap.servers": cluster[1].bootstrap}).list_topics(topic_name, timeout=5)
+    assert sorted(md.brokers) == [0, 1, 2]
+    assert md.controller_id in (0, 1, 2)
+    leaders = set()
+    for p in md.topics[topic_name].partitions.values():
+        assert sorted(p.replicas) == [0, 1, 2]
+        assert sorted(p.isrs) == [0, 1, 2]
+        leaders.add(p.leader)
+    assert len(leaders) == 3, "round-robin assignment spreads the leaders"
+
+
+def test_acks_all_replicates_to_every_replica(cluster, topic_name):
+    create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
+    p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    for i in range(200):
+        p.produce(topic_name, value=f"v{i}")
+    assert p.flush(30) == 0
+    # Every replica's log holds the same bytes once the followers have fetched.
+    def same_logs():
+        sizes = {sum(f.stat().st_size for f in b.segment_files(topic_name, 0) if f.suffix == ".log") for b in cluster}
+        return len(sizes) == 1 and sizes != {0}
+    wait_for(same_logs, 10, "identical replica logs")
+    assert read_all(cluster, topic_name, 200) == [f"v{i}" for i in range(200)]
+
+
+def test_leader_kill9_failover_keeps_acknowledged_records(cluster, topic_name):
+    create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
+    leader_id = partition_meta(cluster, topic_name).leader
+    leader = next(b for b in cluster if b.node_id == leader_id)
+
+    acked: list[tuple[float, str]] = []
+    failed: list[str] = []
+    lock = threading.Lock()
+
+    def on_delivery(err, msg):
+        with lock:
+            if err is None:
+                acked.append((time.monotonic(), msg.value().decode()))
+            else:
+                failed.append(f"{msg.value().decode()}: {err}")
+
+    p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all", "enable.idempotence": True,
+                  "linger.ms": 2, "message.timeout.ms": 30000, "topic.metadata.refresh.interval.ms": 1000})
+    sent = 0
+    kill_at = None
+    start = time.monotonic()
+    while time.monotonic() - start < 20:
+        p.produce(topic_name, value=f"m{sent:06d}", on_delivery=on_delivery)
+        sent += 1
+        p.poll(0)
+        time.sleep(0.002)
+        if kill_at is None and sent == 1000:
+            leader.kill9()
+            kill_at = time.monotonic()
+        if kill_at and time.monotonic() - kill_at > 3:
+            with lock:
+                if any(t > kill_at + 0.5 for t, _ in acked[-5:]):
+                    break
+    assert p.flush(40) == 0
+    assert kill_at is not None
+
+    new_leader = partition_meta(cluster, topic_name).leader
+    assert new_leader not in (-1, leader_id)
+    with lock:
+        values = [v for _, v in acked]
+        times = [t for t, _ in acked]
+    assert failed == [], failed[:5]
+    # Failover time: the longest pause in acknowledgements after the kill.
+    after = [t for t in times if t >= kill_at]
+    gaps = [b - a for a, b in zip([kill_at] + after, after)]
+    print(f"\nfailover: {len(values)} acked of {sent} sent; leader {leader_id} -> {new_leader}; "
+          f"longest ack pause after kill -9 {max(gaps):.2f}s (session timeout {SESSION_MS} ms)")
+
+    survivors = [b for b in cluster if b.is_running()]
+    got = read_all(survivors, topic_name, len(values))
+    assert len(got) == len(set(got)), "no record twice"
+    assert sorted(got) == got, "in order"
+    missing = set(values) - set(got)
+    assert not missing, f"{len(missing)} acknowledged record(s) lost, e.g. {sorted(missing)[:5]}"
+
+
+def test_two_of_three_down_acks_all_is_refused(cluster, topic_name):
+    create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
+    leader_id = partition_meta(cluster, topic_name).leader
+    for b in cluster:
+        if b.node_id != leader_id:
+            b.kill9()
+    leader = next(b for b in cluster if b.node_id == leader_id)
+    # The leader drops the dead followers from the ISR (replica.lag.time.max.ms) or the controller does (session).
+    wait_for(lambda: partition_meta([leader], topic_name).isrs == [leader_id], 20, "ISR shrunk to the leader")
+    errors = []
+    p = Producer({"bootstrap.servers": leader.bootstrap, "acks": "all", "message.timeout.ms": 5000, "retries": 0})
+    p.produce(topic_name, value=b"x", on_delivery=lambda err, msg: errors.append(err))
+    p.flush(10)
+    assert errors and errors[0] is not None and errors[0].name() == "NOT_ENOUGH_REPLICAS", errors
