@@ -173,3 +173,37 @@ def test_two_of_three_down_acks_all_is_refused(cluster, topic_name):
     p.produce(topic_name, value=b"x", on_delivery=lambda err, msg: errors.append(err))
     p.flush(10)
     assert errors and errors[0] is not None and errors[0].name() == "NOT_ENOUGH_REPLICAS", errors
+
+
+def _throughput(bootstrap_servers, topic, acks, n=200000, size=100):
+    errors = []
+    p = Producer({"bootstrap.servers": bootstrap_servers, "acks": acks, "linger.ms": 5, "enable.idempotence": acks == "all",
+                  "on_delivery": lambda err, msg: err and errors.append(err)})
+    payload = b"x" * size
+    p.produce(topic, value=payload)
+    assert p.flush(30) == 0  # metadata and connections before the clock starts
+    start = time.monotonic()
+    for _ in range(n):
+        while True:
+            try:
+                p.produce(topic, value=payload)
+                break
+            except BufferError:
+                p.poll(0.01)
+    assert p.flush(60) == 0
+    elapsed = time.monotonic() - start
+    assert errors == [], errors[:3]
+    return n / elapsed
+
+
+def test_throughput_acks_all_on_three_next_to_acks_1_on_one(cluster, broker_factory, topic_name):
+    """Not an assertion of speed: prints both figures from one run (pytest -s)."""
+    create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
+    replicated = _throughput(bootstrap(cluster), topic_name, "all")
+    single = broker_factory()
+    admin = AdminClient({"bootstrap.servers": single.bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(15)
+    alone = _throughput(single.bootstrap, topic_name, "1")
+    print(f"\nthroughput, 100-byte records, 1 partition: acks=all RF=3 on 3 brokers {replicated:,.0f} rec/s; "
+          f"acks=1 on one broker {alone:,.0f} rec/s")
+    assert replicated > 0 and alone > 0
