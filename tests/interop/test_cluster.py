@@ -158,6 +158,17 @@ def test_leader_kill9_failover_keeps_acknowledged_records(cluster, topic_name):
     missing = set(values) - set(got)
     assert not missing, f"{len(missing)} acknowledged record(s) lost, e.g. {sorted(missing)[:5]}"
 
+    # The old leader comes back as a follower: it cuts what the new leader does not have (OffsetForLeaderEpoch),
+    # catches up, re-enters the ISR, and all three logs end up byte-identical.
+    restarted_at = time.monotonic()
+    leader.restart()
+    wait_for(lambda: sorted(partition_meta(cluster, topic_name).isrs) == [0, 1, 2], 30, "old leader back in the ISR")
+    print(f"old leader back in the ISR {time.monotonic() - restarted_at:.2f}s after its restart")
+
+    def log_bytes(b):
+        return b"".join(f.read_bytes() for f in b.segment_files(topic_name, 0))
+    wait_for(lambda: len({log_bytes(b) for b in cluster}) == 1, 15, "identical logs on all three replicas")
+
 
 def test_two_of_three_down_acks_all_is_refused(cluster, topic_name):
     create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})

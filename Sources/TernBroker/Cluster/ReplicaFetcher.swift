@@ -43,7 +43,50 @@ final class ReplicaFetcher: Sendable {
 
     func stop() { task.withLockedValue { $0?.cancel() } }
 
-    private static func fetchOnce(broker: Broker, link: BrokerLink, partitions: [Partition]) async throws {
+    /// KIP-101: before fetching, a follower asks the leader where its latest epoch ended and cuts its log there,
+    /// so a former leader's unreplicated tail never stays under offsets the new leader assigns to other records.
+    private static func truncateDiverged(broker: Broker, link: BrokerLink, partitions: [Partition]) async throws -> [Partition] {
+        var asks: [(Partition, (currentLeaderEpoch: Int32, latestEpoch: Int32))] = []
+        for p in partitions { if let r = p.truncationRequest { asks.append((p, r)) } }
+        guard !asks.isEmpty else { return partitions }
+        var request = OffsetForLeaderEpochRequest()
+        request.replicaId = broker.brokerId
+        var byTopic: [String: [OffsetForLeaderEpochRequest.OffsetForLeaderPartition]] = [:]
+        for (p, r) in asks {
+            var q = OffsetForLeaderEpochRequest.OffsetForLeaderPartition()
+            q.partition = p.topicPartition.partition
+            q.currentLeaderEpoch = r.currentLeaderEpoch
+            q.leaderEpoch = r.latestEpoch
+            byTopic[p.topicPartition.topic, default: []].append(q)
+        }
+        request.topics = byTopic.map { name, parts in
+            var t = OffsetForLeaderEpochRequest.OffsetForLeaderTopic()
+            t.topic = name
+            t.partitions = parts
+            return t
+        }
+        let response = try await link.send(request, version: 3, flexible: false)
+        for t in response.topics {
+            for r in t.partitions where r.errorCode == 0 {
+                guard let (p, ask) = asks.first(where: { $0.0.topicPartition.topic == t.topic && $0.0.topicPartition.partition == r.partition })
+                else { continue }
+                let before = p.log.logEndOffset
+                try p.truncateForLeader(endOffset: r.endOffset, expectedLeaderEpoch: ask.currentLeaderEpoch)
+                if p.log.logEndOffset < before {
+                    broker.logger.info("\(p.topicPartition): truncated \(before - p.log.logEndOffset) record offset(s) not on leader \(r.leaderEpoch >= 0 ? "epoch \(r.leaderEpoch)" : "")")
+                }
+            }
+        }
+        // Partitions still waiting (the leader had not caught up with the new epoch) are skipped this round.
+        return partitions.filter { $0.truncationRequest == nil }
+    }
+
+    private static func fetchOnce(broker: Broker, link: BrokerLink, partitions all: [Partition]) async throws {
+        let partitions = try await truncateDiverged(broker: broker, link: link, partitions: all)
+        if partitions.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            return
+        }
         var request = FetchRequest()
         request.replicaId = broker.brokerId
         request.maxWaitMs = 500

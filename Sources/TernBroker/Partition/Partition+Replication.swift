@@ -22,8 +22,8 @@ struct FollowerState {
 /// watermark, capped at its own log end.
 extension Partition {
     /// Applies a role decided by the controller (or a leader's own ISR change).
-    /// A replica that stops leading truncates to its high watermark, the simple pre-KIP-101 rule: everything
-    /// above it may be missing on the new leader and is fetched again from there.
+    /// A replica that becomes a follower (or sees a new leader epoch) first truncates its log where it diverges
+    /// from the new leader's (KIP-101: OffsetForLeaderEpoch, done by the replica fetcher), then fetches.
     public func setRole(leader: Int32, leaderEpoch: Int32, isr: [Int32] = [], zkVersion: Int32 = 0, localBrokerId: Int32) {
         lock.withLock {
             let wasLeader = _isLeader && _clustered
@@ -44,7 +44,7 @@ extension Partition {
             }
             if !becomesLeader && (wasLeader || newEpoch) {
                 _followers = [:]
-                try? log.truncate(to: log.highWatermark)
+                _needsTruncation = true
             }
             advanceHighWatermarkLocked()
         }
@@ -99,6 +99,29 @@ extension Partition {
             }
             if !next.contains(_localBrokerId) { next.insert(_localBrokerId, at: 0) }
             return Set(next) == Set(_isr) ? nil : next
+        }
+    }
+
+    /// Follower: whether the log must be reconciled with the leader's before fetching, and from which epoch.
+    var truncationRequest: (currentLeaderEpoch: Int32, latestEpoch: Int32)? {
+        lock.withLock {
+            guard _needsTruncation, !_isLeader else { return nil }
+            guard let latest = log.latestEpoch else {
+                _needsTruncation = false  // empty log: nothing can diverge
+                return nil
+            }
+            return (_leaderEpoch, latest)
+        }
+    }
+
+    /// Follower: the leader's end offset for our latest epoch; everything from there on is not on the leader.
+    /// `endOffset` < 0 (the leader knows no epoch that old) falls back to the high watermark.
+    func truncateForLeader(endOffset: Int64, expectedLeaderEpoch: Int32) throws {
+        try lock.withLock {
+            guard _needsTruncation, !_isLeader, _leaderEpoch == expectedLeaderEpoch else { return }
+            let target = endOffset >= 0 ? min(endOffset, log.logEndOffset) : log.highWatermark
+            if target < log.logEndOffset { try log.truncate(to: target) }
+            _needsTruncation = false
         }
     }
 

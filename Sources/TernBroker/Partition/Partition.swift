@@ -25,6 +25,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     var _localBrokerId: Int32 = -1
     /// Leader only: each follower's log end offset (its last fetch offset) and when it last caught up.
     var _followers: [Int32: FollowerState] = [:]
+    /// Follower only: the log may hold batches the new leader does not have; truncate before fetching.
+    var _needsTruncation = false
 
     static let snapshotFileName = "producer-state.snapshot"
 
