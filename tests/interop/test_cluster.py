@@ -218,3 +218,27 @@ def test_throughput_acks_all_on_three_next_to_acks_1_on_one(cluster, broker_fact
     print(f"\nthroughput, 100-byte records, 1 partition: acks=all RF=3 on 3 brokers {replicated:,.0f} rec/s; "
           f"acks=1 on one broker {alone:,.0f} rec/s")
     assert replicated > 0 and alone > 0
+
+
+def test_session_expiry_re_registers_and_rejoins(cluster, topic_name):
+    """A broker frozen past its session timeout loses its session (and registration); on waking it opens a new
+    session, registers again, and its replica returns to the ISR."""
+    import os
+    import signal
+    create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
+    leader_id = partition_meta(cluster, topic_name).leader
+    frozen = next(b for b in cluster if b.node_id != leader_id)
+    others = [b for b in cluster if b is not frozen]
+    os.kill(frozen.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: len(AdminClient({"bootstrap.servers": bootstrap(others)}).list_topics(timeout=5).brokers) == 2,
+                 15, "the frozen broker's registration expired")
+        wait_for(lambda: frozen.node_id not in partition_meta(others, topic_name).isrs, 15, "ISR without the frozen broker")
+    finally:
+        os.kill(frozen.proc.pid, signal.SIGCONT)
+    wait_for(lambda: len(AdminClient({"bootstrap.servers": bootstrap(others)}).list_topics(timeout=5).brokers) == 3,
+             20, "re-registration after the new session")
+    p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+    p.produce(topic_name, value=b"after")
+    assert p.flush(15) == 0
+    wait_for(lambda: sorted(partition_meta(cluster, topic_name).isrs) == [0, 1, 2], 30, "back in the ISR")

@@ -16,9 +16,10 @@ extension Broker {
         let sessionMs = config.raw["zookeeper.session.timeout.ms"].flatMap { Int64($0) } ?? 18000
         let connectMs = config.raw["zookeeper.connection.timeout.ms"].flatMap { Int64($0) } ?? sessionMs
         logger.info("connecting to ZooKeeper at \(connect) (session timeout \(sessionMs) ms)")
-        let zk = try ZooKeeperClient.connectBlocking(
-            connect, sessionTimeout: .milliseconds(sessionMs), connectionTimeout: .milliseconds(connectMs))
-        return try ZooKeeperMetadataStore(zk: zk, logger: logger)
+        return try ZooKeeperMetadataStore(connect: {
+            try ZooKeeperClient.connectBlocking(
+                connect, sessionTimeout: .milliseconds(sessionMs), connectionTimeout: .milliseconds(connectMs))
+        }, logger: logger)
     }
 
     /// After the listeners are bound (the registration names the real ports): roles, registration, controller.
@@ -41,7 +42,7 @@ extension Broker {
         clusterRuntime.stop()
         // Closing the session deletes the registration (and /controller if held) at once: the survivors react
         // now instead of after the session timeout.
-        zooKeeperStore?.zk.close()
+        zooKeeperStore?.close()
     }
 
     private func register(_ store: ZooKeeperMetadataStore) throws {
@@ -148,7 +149,10 @@ extension Broker {
         case .brokersChanged, .controllerChanged:
             break
         case .sessionExpired:
-            logger.critical("ZooKeeper session expired; re-registration is not implemented yet, restart this broker")
+            break
+        case .sessionReestablished:
+            guard let store = zooKeeperStore else { return }
+            do { try register(store) } catch { logger.critical("cannot re-register after a session expiry: \(error)") }
         }
     }
 }

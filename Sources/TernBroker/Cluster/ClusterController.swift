@@ -53,7 +53,10 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         case .leadershipChanged:
             break
         case .sessionExpired:
+            if active { logger.warning("controller role lost with the ZooKeeper session") }
             active = false
+        case .sessionReestablished:
+            elect()
         }
     }
 

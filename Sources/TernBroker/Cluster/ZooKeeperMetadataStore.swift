@@ -13,7 +13,11 @@ import TernStorage
 /// at once. Writes go to ZooKeeper first, then to the cache. All watch handling runs on the client's serial event
 /// queue, which is why the blocking calls here are safe there; `onChange` listeners run on that queue too.
 public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable {  // mutable state behind `state`
-    public let zk: ZooKeeperClient
+    /// The current session's client; replaced after a session expiry.
+    public var zk: ZooKeeperClient { client.withLockedValue { $0 } }
+    private let client: NIOLockedValueBox<ZooKeeperClient>
+    private let reconnect: @Sendable () throws -> ZooKeeperClient
+    private let closed = NIOLockedValueBox(false)
     let logger: Logger
 
     struct State {
@@ -33,19 +37,65 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case brokersChanged(live: Set<Int32>)
         case controllerChanged(Int32?)
         case sessionExpired
+        /// A new session replaced an expired one: ephemeral nodes (registration, /controller) must be recreated.
+        case sessionReestablished
     }
 
     private let state = NIOLockedValueBox(State())
     private let listeners = NIOLockedValueBox<[@Sendable (Change) -> Void]>([])
 
-    public init(zk: ZooKeeperClient, logger: Logger) throws {
-        self.zk = zk
+    /// `connect` opens a session; it is called again after a session expiry.
+    public init(connect: @escaping @Sendable () throws -> ZooKeeperClient, logger: Logger) throws {
+        let zk = try connect()
+        self.client = NIOLockedValueBox(zk)
+        self.reconnect = connect
         self.logger = logger
         for path in KafkaZNodes.persistentPaths { try zk.createRecursivelyBlocking(path) }
-        zk.onEvent { [weak self] event in self?.handle(event) }
+        subscribe(zk)
+        reloadAll()
+    }
+
+    /// Ends the session (ephemeral nodes go at once) and stops reconnecting.
+    public func close() {
+        closed.withLockedValue { $0 = true }
+        zk.close()
+    }
+
+    private func subscribe(_ zk: ZooKeeperClient) {
+        zk.onEvent { [weak self, weak zk] event in
+            guard let self, let zk, zk === self.zk else { return }  // events of a replaced session are stale
+            self.handle(event)
+        }
+    }
+
+    private func reloadAll() {
         reloadBrokers()
         reloadController()
         reloadTopicList()
+        // Re-arm the state watches of every known topic (a new session has none).
+        for t in allTopics() {
+            for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: t.name, partition: Int32(p))) }
+        }
+    }
+
+    /// Session expired: connect anew (retrying each second), swap the client, re-read and re-watch everything,
+    /// then tell the broker and the controller to recreate their ephemeral nodes.
+    private func renewSession() {
+        while !closed.withLockedValue({ $0 }) {
+            do {
+                let fresh = try reconnect()
+                let old = client.withLockedValue { c in defer { c = fresh }; return c }
+                old.close()
+                subscribe(fresh)
+                logger.notice("new ZooKeeper session 0x\(String(fresh.sessionId, radix: 16)) after expiry")
+                reloadAll()
+                publish(.sessionReestablished)
+                return
+            } catch {
+                logger.warning("cannot open a new ZooKeeper session: \(error); retrying")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
     }
 
     public func onChange(_ listener: @escaping @Sendable (Change) -> Void) { listeners.withLockedValue { $0.append(listener) } }
@@ -191,6 +241,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case .sessionExpired:
             logger.error("ZooKeeper session expired: this broker's registration and the controller role are gone")
             publish(.sessionExpired)
+            renewSession()
         default: break
         }
     }
