@@ -242,3 +242,23 @@ def test_session_expiry_re_registers_and_rejoins(cluster, topic_name):
     p.produce(topic_name, value=b"after")
     assert p.flush(15) == 0
     wait_for(lambda: sorted(partition_meta(cluster, topic_name).isrs) == [0, 1, 2], 30, "back in the ISR")
+
+
+def test_controller_kill9_new_controller_still_elects_leaders(cluster, topic_name):
+    create_topic(cluster, topic_name, partitions=3)
+    md = AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(timeout=5)
+    old = md.controller_id
+    next(b for b in cluster if b.node_id == old).kill9()
+    survivors = [b for b in cluster if b.is_running()]
+
+    def new_controller():
+        c = AdminClient({"bootstrap.servers": bootstrap(survivors)}).list_topics(timeout=5).controller_id
+        return c not in (-1, old)
+    wait_for(new_controller, 15, "a new controller")
+    # Every partition the dead broker led has a live leader again, chosen by the new controller.
+    wait_for(lambda: all(partition_meta(survivors, topic_name, p).leader not in (-1, old) for p in range(3)), 15,
+             "leaders moved off the dead controller")
+    p = Producer({"bootstrap.servers": bootstrap(survivors), "acks": "all"})
+    for i in range(3):
+        p.produce(topic_name, value=b"x", partition=i)
+    assert p.flush(15) == 0
