@@ -262,3 +262,16 @@ def test_controller_kill9_new_controller_still_elects_leaders(cluster, topic_nam
     for i in range(3):
         p.produce(topic_name, value=b"x", partition=i)
     assert p.flush(15) == 0
+
+
+def test_zookeeper_restart_keeps_topics(zookeeper, cluster, topic_name):
+    create_topic(cluster, topic_name, partitions=2)
+    zookeeper.stop()
+    time.sleep(1)
+    zookeeper.start()
+    wait_for(lambda: len(AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(timeout=5).brokers) == 3,
+             30, "all brokers registered after the ZooKeeper restart")
+    wait_for(lambda: all(partition_meta(cluster, topic_name, p).leader >= 0 for p in range(2)), 15, "leaders")
+    p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+    p.produce(topic_name, value=b"x")
+    assert p.flush(15) == 0

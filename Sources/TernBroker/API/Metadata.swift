@@ -3,7 +3,9 @@ import TernStorage
 
 /// Metadata (key 3), versions 0-12.
 /// Lists this broker (its advertised endpoint on the listener the client used), the cluster id, the controller
-/// (this broker), and the requested topics (all when `topics` is null, or empty at v0). Unknown topics are
+/// (this broker), and the requested topics. With `zookeeper.connect`: every live broker from /brokers/ids, the
+/// controller from /controller, and each partition's leader, leader epoch and ISR from its state znode (no state
+/// yet: LEADER_NOT_AVAILABLE; replicas of dead brokers listed as offline) (all when `topics` is null, or empty at v0). Unknown topics are
 /// auto-created when `auto.create.topics.enable` is on and the request allows it (v4+ `allow_auto_topic_creation`);
 /// otherwise UNKNOWN_TOPIC_OR_PARTITION. Invalid names answer INVALID_TOPIC_EXCEPTION. Topic ids from v10, lookup
 /// by id from v10 (name null). Authorized-operations fields answer "not requested" (-2147483648).
