@@ -8,7 +8,7 @@ import TernStorage
 /// known to be replicated, as Kafka answers); NOT_LEADER_OR_FOLLOWER when leadership moved meanwhile;
 /// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below `min.insync.replicas` before the batch committed.
 extension Broker {
-    struct ReplicationWait {
+    struct ReplicationWait: Sendable {
         var topicIndex: Int
         var partitionIndex: Int
         var partition: Partition
@@ -18,7 +18,7 @@ extension Broker {
     func awaitReplication(
         _ response: ProduceResponse, _ waits: [ReplicationWait], timeoutMs: Int32, _ ctx: RequestContext
     ) -> EventLoopFuture<ProduceResponse?> {
-        func pending() -> [ReplicationWait] {
+        @Sendable func pending() -> [ReplicationWait] {
             waits.filter { $0.partition.isLeader && $0.partition.log.highWatermark < $0.requiredOffset }
         }
         if pending().isEmpty { return ctx.eventLoop.makeSucceededFuture(settle(response, waits)) }
