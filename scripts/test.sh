@@ -44,7 +44,7 @@ fi
 
 run_pytest() {
     local rc
-    .venv/bin/pytest tests/interop -q -p no:cacheprovider --timeout="${TERN_TEST_TIMEOUT:-120}" -rfEs "$@"
+    .venv/bin/pytest tests/interop -q -p no:cacheprovider --timeout="${TERN_TEST_TIMEOUT:-120}" --reruns 1 -rfEsR "$@"
     rc=$?
     # Exit 5 means the selection matched no test: not a failure of the broker, but say so loudly.
     if ((rc == 5)); then echo "pytest: no interop test selected"; return 0; fi

@@ -122,6 +122,49 @@ def kcat_consume(b, topic, n):
     return time.monotonic() - t0, proc_cpu_seconds(b.proc.pid) - cpu0
 
 
+def _latency_consumer(bootstrap, topic, n, out):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 500, "fetch.min.bytes": 1})
+    c.assign([TopicPartition(topic, 0, 0)])
+    latencies = []
+    deadline = time.monotonic() + 120
+    while len(latencies) < n and time.monotonic() < deadline:
+        # poll() returns as soon as one record is there (consume(num_messages=N) would wait for N or the timeout).
+        m = c.poll(0.2)
+        if m is not None and m.error() is None and m.value() != b"warmup":
+            latencies.append(time.monotonic_ns() - int(m.value()))
+    c.close()
+    out.put(latencies)
+
+
+def end_to_end_latency(b, topic, rate, seconds):
+    """Produce at a fixed rate (acks=1, linger.ms=0) while a consumer in another process reads; latency = receive
+    time - send time on the host's CLOCK_MONOTONIC (shared by both processes). Python drives both ends, so the
+    figures include client overhead."""
+    import multiprocessing
+    create_topic(b.bootstrap, topic, 1)
+    n = int(rate * seconds)
+    out = multiprocessing.Queue()
+    proc = multiprocessing.Process(target=_latency_consumer, args=(b.bootstrap, topic, n, out))
+    proc.start()
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 0})
+    p.produce(topic, b"warmup", partition=0)
+    p.flush(10)
+    time.sleep(1.0)  # the consumer has connected and is long-polling
+    start = time.monotonic()
+    for i in range(n):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0.001:
+            time.sleep(delay)
+        p.produce(topic, str(time.monotonic_ns()).encode(), partition=0)
+        p.poll(0)
+    p.flush(30)
+    latencies = sorted(out.get(timeout=150))
+    proc.join(10)
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6
+    return len(latencies), pick(0.5), pick(0.99), pick(0.999)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=".build/release/tern")
@@ -153,6 +196,8 @@ def main():
                 rows.append((f"kcat produce {n} x {size} B", f"{n / dt:,.0f} rec/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
                 dt, cpu = kcat_consume(b, t2, n)
                 rows.append((f"kcat consume {n} x {size} B", f"{n / dt:,.0f} rec/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
+        got, p50, p99, p999 = end_to_end_latency(b, "bench-latency", 50000, 5)
+        rows.append(("end-to-end latency at 50k rec/s (confluent-kafka, acks=1)", f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  p99.9 {p999:.2f} ms ({got} records)"))
         rows.append(("RSS after load", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
         if args.partitions:
             create_topic(b.bootstrap, "bench-many", args.partitions)

@@ -22,6 +22,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let authorizer = Authorizer()
     let producerIds: ProducerIdManager
     let coordinator: CoordinatorWiring
+    let transactions = TransactionWiring()
     /// Cluster mode (`zookeeper.connect`): the controller this broker runs for; nil when alone.
     let controller: ClusterController?
     /// Cluster mode: replica fetchers and the ISR check (Broker+Cluster.swift).
@@ -66,6 +67,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
     public func start() throws {
         try startCluster()
         try coordinator.start(broker: self)
+        transactions.start(broker: self)
         let loop = eventLoopGroup.any()
         let interval = TimeAmount.milliseconds(Int64(max(config.logRetentionCheckIntervalMs, 100)))
         let retention = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
@@ -88,6 +90,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
             tasks = []
         }
         purgatory.notifyAll()
+        transactions.shutdown()
         coordinator.shutdown()
         replicaManager.shutdown()
         stopCluster()

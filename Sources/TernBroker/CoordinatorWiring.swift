@@ -34,6 +34,9 @@ final class CoordinatorWiring: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// The last group request of each connection still running, with a sequence number to recognise it.
+    private let connectionTails = NIOLockedValueBox<[UInt64: (sequence: UInt64, task: Task<Void, Never>)]>([:])
+    private let nextSequence = NIOLockedValueBox<UInt64>(0)
     /// Serialises the creation of `__consumer_offsets` between connections.
     private let creationLock = NIOLock()
 
@@ -42,7 +45,8 @@ final class CoordinatorWiring: Sendable {
     /// The partition count every group maps with (`Utils.abs(groupId.hashCode) % n`).
     var offsetsTopicPartitionCount: Int32 { state.withLockedValue { $0.numPartitions } }
 
-    func start(broker: Broker) throws {
+    /// - Parameter beforeLoading: awaited before the replay starts; tests hold the coordinator in its loading state.
+    func start(broker: Broker, beforeLoading: @escaping @Sendable () async -> Void = {}) throws {
         let existing = broker.metadataStore.topic(named: ConsumerOffsetsLog.topicName)
         // An existing topic's partition count wins over the config, as in Kafka: groups must keep their partition.
         let numPartitions = Int32(existing?.partitionCount ?? max(1, broker.config.offsetsTopicNumPartitions))
@@ -64,6 +68,7 @@ final class CoordinatorWiring: Sendable {
             $0.offsetsTopicReady = existing != nil
         }
         let loader = Task { [weak self] in
+            await beforeLoading()
             let started = ContinuousClock.now
             var loadedRecords = 0
             if existing != nil {
@@ -97,6 +102,32 @@ final class CoordinatorWiring: Sendable {
         guard let service else { return }
         Task {
             for partition in 0..<numPartitions { await service.unload(partition: partition) }
+        }
+    }
+
+    /// Runs `body` after every earlier group request of the same connection has been answered. Kafka reads no
+    /// further request from a connection until it has answered the current one, so a client that sends OffsetCommit
+    /// then OffsetFetch, or Heartbeat then LeaveGroup, sees them applied in that order; tasks alone would not
+    /// guarantee it.
+    func serialized<R: Sendable>(connection: UInt64, _ body: @escaping @Sendable () async -> R) -> Task<R, Never> {
+        connectionTails.withLockedValue { tails in
+            let previous = tails[connection]?.task
+            let sequence = nextSequence.withLockedValue { n -> UInt64 in
+                n += 1
+                return n
+            }
+            let work = Task<R, Never> {
+                await previous?.value
+                return await body()
+            }
+            let tail = Task<Void, Never> { [weak self] in
+                _ = await work.value
+                self?.connectionTails.withLockedValue { tails in
+                    if tails[connection]?.sequence == sequence { tails[connection] = nil }
+                }
+            }
+            tails[connection] = (sequence, tail)
+            return work
         }
     }
 
@@ -188,12 +219,13 @@ extension Broker {
         case .consumerGroupDescribe:
             return try serve(ConsumerGroupDescribeRequest.self, ctx, body: &b, consumerGroupDescribe)
         default:
-            throw RequestRejection(description: "no handler for \(ctx.apiKey.name)")
+            return try routeTransactionApis(ctx, body: &b)
         }
     }
 
-    /// Runs a group request on the coordinator without blocking the event loop: `body` runs on a task and the
-    /// future completes on the connection's event loop when it returns (JoinGroup may wait a whole rebalance).
+    /// Runs a group request on the coordinator without blocking the event loop: `body` runs on a task, after the
+    /// connection's earlier group requests, and the future completes on the connection's event loop when it
+    /// returns (JoinGroup may wait a whole rebalance).
     /// When the coordinator cannot serve (not started, loading, `__consumer_offsets` not creatable) the request is
     /// answered at once with `failure(code)`.
     func withGroupCoordinator<R: Sendable>(
@@ -207,7 +239,8 @@ extension Broker {
         case .unavailable(let code):
             return ctx.eventLoop.makeSucceededFuture(failure(code))
         case .ready(let service):
-            return ctx.eventLoop.makeFutureWithTask { await body(service) }.map { Optional.some($0) }
+            let work = coordinator.serialized(connection: ctx.connection.connectionId) { await body(service) }
+            return ctx.eventLoop.makeFutureWithTask { await work.value }.map { Optional.some($0) }
         }
     }
 

@@ -37,6 +37,24 @@ extension Broker {
         }
     }
 
+    /// The connection's entry point: like `handle`, but Fetch answers in parts so its records can go out with
+    /// sendfile; every other API is its one-buffer response.
+    public func respond(
+        to request: KafkaRequestFrame, context: ConnectionContext, eventLoop: any EventLoop
+    ) -> EventLoopFuture<KafkaResponse?> {
+        do {
+            switch try prepare(request, context: context, eventLoop: eventLoop) {
+            case .answered(let response):
+                return eventLoop.makeSucceededFuture(KafkaResponse(response))
+            case .ready(let ctx, var body):
+                if ctx.apiKey == .fetch { return try serveFetch(ctx, body: &body) }
+                return try route(ctx, body: &body).map { payload in payload.map { KafkaResponse($0) } }
+            }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
     public func handle(_ request: KafkaRequestFrame, context: ConnectionContext) async throws -> ByteBuffer? {
         try await handle(request, context: context, eventLoop: eventLoopGroup.any()).get()
     }
@@ -44,6 +62,22 @@ extension Broker {
     private func dispatch(
         _ request: KafkaRequestFrame, context: ConnectionContext, eventLoop: any EventLoop
     ) throws -> EventLoopFuture<ByteBuffer?> {
+        switch try prepare(request, context: context, eventLoop: eventLoop) {
+        case .answered(let response): return eventLoop.makeSucceededFuture(response)
+        case .ready(let ctx, var body): return try route(ctx, body: &body)
+        }
+    }
+
+    private enum Prepared {
+        /// Answered without a handler (ApiVersions at a version we do not support).
+        case answered(ByteBuffer)
+        /// Header decoded and authorized; `body` is what the API's handler decodes.
+        case ready(RequestContext, body: ByteBuffer)
+    }
+
+    private func prepare(
+        _ request: KafkaRequestFrame, context: ConnectionContext, eventLoop: any EventLoop
+    ) throws -> Prepared {
         guard let apiKey = ApiKey(rawValue: request.apiKey) else {
             throw RequestRejection(description: "unknown api key \(request.apiKey) (correlation id \(request.correlationId))")
         }
@@ -52,7 +86,7 @@ extension Broker {
             throw RequestRejection(description: "unsupported api \(apiKey.name) (key \(apiKey.rawValue)) v\(version)")
         }
         if apiKey == .apiVersions && !supported.contains(version) {
-            return eventLoop.makeSucceededFuture(
+            return .answered(
                 unsupportedApiVersionsResponse(correlationId: request.correlationId, allocator: context.allocator))
         }
         guard supported.contains(version) else {
@@ -68,7 +102,7 @@ extension Broker {
         }
         let ctx = RequestContext(header: header, apiKey: apiKey, apiVersion: version, connection: context, eventLoop: eventLoop)
         try authorizer.authorize(ctx)
-        return try route(ctx, body: &frame)
+        return .ready(ctx, body: frame)
     }
 
     /// Decodes the body as `Req`, runs `serve` (which may complete later), and encodes header + response.
@@ -92,7 +126,7 @@ extension Broker {
         return ctx.eventLoop.makeSucceededFuture(try encode(try serve(request, ctx), ctx))
     }
 
-    private func decode<Req: KafkaRequestMessage>(_: Req.Type, _ ctx: RequestContext, body: inout ByteBuffer) throws -> Req {
+    func decode<Req: KafkaRequestMessage>(_: Req.Type, _ ctx: RequestContext, body: inout ByteBuffer) throws -> Req {
         do {
             return try Req(from: &body, version: ctx.apiVersion)
         } catch {
@@ -119,7 +153,7 @@ extension Broker {
         case .createTopics: return try serveNow(CreateTopicsRequest.self, ctx, body: &b, createTopics)
         case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
-        case .initProducerId: return try serveNow(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
+        case .initProducerId: return try serve(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
         case .offsetForLeaderEpoch:
             return try serveNow(OffsetForLeaderEpochRequest.self, ctx, body: &b, offsetForLeaderEpoch)
         case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)

@@ -88,15 +88,19 @@ extension GroupCoordinator {
     }
 
     public func fetchOffsets(_ input: OffsetFetchInput, now: Int64) -> OffsetFetchResult {
-        OffsetFetchResult(groups: input.groups.map { fetch($0) })
+        OffsetFetchResult(groups: input.groups.map { fetch($0, requireStable: input.requireStable) })
     }
 
-    private func fetch(_ request: OffsetFetchGroup) -> OffsetFetchGroupResult {
+    private func fetch(_ request: OffsetFetchGroup, requireStable: Bool) -> OffsetFetchGroupResult {
         if let error = coordinatorError(for: request.groupId) {
             return OffsetFetchGroupResult(groupId: request.groupId, errorCode: error, topics: [])
         }
         let offsets = groups[request.groupId]?.offsets ?? consumerGroups[request.groupId]?.offsets ?? [:]
         func answer(_ tp: TopicPartition) -> OffsetFetchPartition {
+            // KIP-447: an offset an open transaction is changing is not answered to `require_stable` fetches.
+            if requireStable && hasPendingTransactionalOffset(groupId: request.groupId, topicPartition: tp) {
+                return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.unstableOffsetCommit)
+            }
             guard let value = offsets[tp] else {
                 return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.none)
             }

@@ -8,7 +8,8 @@
 ///
 /// Differences from Kafka: in-memory state changes are applied before the records are durable; when an append
 /// fails the driver answers with an error but does not roll the state back (Kafka reverts to a snapshot).
-/// Transactional offset commits are not handled here, so `requireStable` never waits.
+/// Transactional offset commits (TxnOffsetCommit) wait in `pendingTransactionalOffsets` until the transaction's
+/// marker completes them (see GroupCoordinator+TxnOffsets.swift).
 public final class GroupCoordinator {
     public let config: GroupCoordinatorConfig
     var groups: [String: ClassicGroup] = [:]
@@ -19,6 +20,8 @@ public final class GroupCoordinator {
     /// Partitions of `__consumer_offsets` this coordinator serves; nil means all of them.
     var ownedPartitions: Set<Int32>?
     var loadingPartitions: Set<Int32> = []
+    /// producer id -> group id -> offsets committed in the producer's open transaction.
+    var pendingTransactionalOffsets: [Int64: [String: [TopicPartition: OffsetCommitRecordValue]]] = [:]
     private var pendingActions: [CoordinatorAction] = []
     private let makeUUID: () -> String
 

@@ -2,6 +2,15 @@
 public protocol CoordinatorLogWriter: Sendable {
     /// Appends `records` to partition `partition` durably (acks=all semantics), in call order.
     func append(partition: Int32, records: [CoordinatorRecord]) async throws
+    /// Appends `records` as one transactional batch of producer `producerId`/`producerEpoch` (TxnOffsetCommit).
+    func appendTransactional(partition: Int32, records: [CoordinatorRecord], producerId: Int64, producerEpoch: Int16) async throws
+}
+
+extension CoordinatorLogWriter {
+    /// Test writers that do not care about batch attributes store transactional records like any others.
+    public func appendTransactional(partition: Int32, records: [CoordinatorRecord], producerId: Int64, producerEpoch: Int16) async throws {
+        try await append(partition: partition, records: records)
+    }
 }
 
 /// Throw this from a ``CoordinatorLogWriter`` to choose the wire error the affected requests get
@@ -118,6 +127,45 @@ public actor GroupCoordinatorService {
             }
         }
         return failed
+    }
+
+    /// TxnOffsetCommit: stages the offsets and writes them as the producer's transactional batch.
+    public func commitTransactionalOffsets(_ input: GroupCoordinator.TxnOffsetCommitInput) async -> OffsetCommitResult {
+        let (result, records) = machine.commitTransactionalOffsets(input, now: clock.nowMs())
+        guard !records.isEmpty else { return result }
+        let previous = appendTail
+        let log = self.log
+        let partition = machine.partition(for: input.groupId)
+        let task = Task<Int16?, Never> {
+            _ = await previous?.value
+            do {
+                try await log.appendTransactional(
+                    partition: partition, records: records, producerId: input.producerId, producerEpoch: input.producerEpoch)
+                return nil
+            } catch let error as CoordinatorAppendError {
+                return error.errorCode
+            } catch {
+                return CoordinatorErrorCode.coordinatorNotAvailable
+            }
+        }
+        appendTail = task
+        guard let failure = await task.value else { return result }
+        var failed = result
+        for t in failed.topics.indices {
+            for p in failed.topics[t].partitions.indices where failed.topics[t].partitions[p].errorCode == CoordinatorErrorCode.none {
+                failed.topics[t].partitions[p].errorCode = failure
+            }
+        }
+        return failed
+    }
+
+    /// A transaction marker was written to `__consumer_offsets` partition `offsetsPartition`.
+    public func completeTransaction(producerId: Int64, offsetsPartition: Int32, commit: Bool) {
+        machine.completeTransaction(producerId: producerId, offsetsPartition: offsetsPartition, commit: commit, now: clock.nowMs())
+    }
+
+    public func hasPendingTransactionalOffset(groupId: String, topicPartition: TopicPartition) -> Bool {
+        machine.hasPendingTransactionalOffset(groupId: groupId, topicPartition: topicPartition)
     }
 
     public func fetchOffsets(_ input: OffsetFetchInput) -> OffsetFetchResult {

@@ -3,6 +3,8 @@ import NIOCore
 
 /// Runs one Kafka connection: starts every request as soon as its frame arrives (pipelined requests run
 /// concurrently) and writes the responses strictly in request order, each behind its 4-byte size prefix.
+/// A response's `.file` parts go out as NIO `FileRegion`s (sendfile) between its byte parts; the file's owner is
+/// kept until NIO reports the region written, so its descriptor stays open that long.
 ///
 /// Limits: at most `maxInFlightRequests` requests admitted and not yet answered. Beyond that, and while the socket
 /// is not writable (the peer is not reading its responses), the handler stops asking the channel for reads, so
@@ -17,7 +19,7 @@ import NIOCore
 public final class KafkaConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = ByteBuffer
+    public typealias OutboundOut = IOData
 
     /// User event that starts a graceful close of the connection.
     public struct Drain: Sendable, Hashable { public init() {} }
@@ -167,7 +169,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     private func start(_ request: KafkaRequestFrame, context: ChannelHandlerContext) {
         let sequence = ordering.admit()
-        let future = requestHandler.handle(request, context: connection, eventLoop: context.eventLoop)
+        let future = requestHandler.respond(to: request, context: connection, eventLoop: context.eventLoop)
         future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             let outcome: ResponseOrdering.Outcome
             switch result {
@@ -184,8 +186,15 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler, RemovableChanne
         var wrote = false
         for released in ordering.complete(sequence, with: outcome) {
             switch released {
-            case .response(let payload):
-                write(payload, context: context)
+            case .response(let response):
+                if let problem = unsendable(response) {
+                    if wrote { context.flush() }
+                    closeOnError(
+                        context: context,
+                        reason: "got a response it cannot send for a request (\(problem))")
+                    return
+                }
+                write(response, context: context)
                 wrote = true
             case .noResponse:
                 break
@@ -211,13 +220,43 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
     }
 
-    private func write(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+    /// Why `response` cannot go out on this connection, or nil. A handler bug, but the connection just closes.
+    private func unsendable(_ response: KafkaResponse) -> String? {
+        if response.byteCount > Int(Int32.max) { return "\(response.byteCount) bytes exceed a frame" }
+        if !connection.supportsFileRegion && response.hasFileParts { return "file parts on a listener without sendfile" }
+        return nil
+    }
+
+    private func write(_ response: KafkaResponse, context: ChannelHandlerContext) {
         var sizePrefix = context.channel.allocator.buffer(capacity: 4)
-        sizePrefix.writeInteger(Int32(payload.readableBytes))
-        metrics.bytesOut.increment(by: Int64(payload.readableBytes + 4))
-        // Two writes, one flush: the kernel gets both in one writev, and the payload is never copied.
-        context.write(wrapOutboundOut(sizePrefix), promise: nil)
-        lastWrite = context.write(wrapOutboundOut(payload))
+        sizePrefix.writeInteger(Int32(response.byteCount))
+        metrics.bytesOut.increment(by: Int64(response.byteCount + 4))
+        // Several writes, one flush: consecutive buffers leave in one writev, file regions with sendfile between
+        // them, and nothing is copied.
+        context.write(wrapOutboundOut(.byteBuffer(sizePrefix)), promise: nil)
+        for part in response.parts {
+            switch part {
+            case .bytes(let buffer):
+                lastWrite = context.write(wrapOutboundOut(.byteBuffer(buffer)))
+            case .file(let slice):
+                lastWrite = write(slice, context: context)
+            }
+        }
+    }
+
+    private func write(_ slice: FileSlice, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        // The handle borrows the owner's descriptor: once NIO is done with the region (written, or failed because
+        // the connection closed) we take the descriptor back so the handle never closes it, and only then let the
+        // owner go. Its own positional offset makes sharing the descriptor safe.
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: slice.fileDescriptor)
+        let region = FileRegion(
+            fileHandle: handle, readerIndex: Int(slice.offset), endIndex: Int(slice.offset) + slice.length)
+        let written = context.write(wrapOutboundOut(.fileRegion(region)))
+        written.whenComplete { _ in
+            _ = try? handle.takeDescriptorOwnership()
+            withExtendedLifetime(slice.owner) {}
+        }
+        return written
     }
 
     // MARK: Closing

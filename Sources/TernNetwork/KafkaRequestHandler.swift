@@ -15,6 +15,15 @@ public protocol KafkaRequestHandler: Sendable {
         context: ConnectionContext,
         eventLoop: any EventLoop
     ) -> EventLoopFuture<ByteBuffer?>
+
+    /// What the connection handler calls: the response as parts, so a handler can send file ranges (fetched
+    /// records) with sendfile. The default wraps `handle(_:context:eventLoop:)` in a one-part response; override
+    /// it to return `.file` parts, and only when `context.supportsFileRegion`.
+    func respond(
+        to request: KafkaRequestFrame,
+        context: ConnectionContext,
+        eventLoop: any EventLoop
+    ) -> EventLoopFuture<KafkaResponse?>
 }
 
 extension KafkaRequestHandler {
@@ -24,6 +33,14 @@ extension KafkaRequestHandler {
         eventLoop: any EventLoop
     ) -> EventLoopFuture<ByteBuffer?> {
         eventLoop.makeFutureWithTask { try await self.handle(request, context: context) }
+    }
+
+    public func respond(
+        to request: KafkaRequestFrame,
+        context: ConnectionContext,
+        eventLoop: any EventLoop
+    ) -> EventLoopFuture<KafkaResponse?> {
+        handle(request, context: context, eventLoop: eventLoop).map { payload in payload.map { KafkaResponse($0) } }
     }
 }
 
@@ -41,6 +58,9 @@ public struct ConnectionContext: Sendable {
     public var principal: String
     /// The channel's allocator, for building responses.
     public var allocator: ByteBufferAllocator
+    /// Whether responses may carry `.file` parts (sendfile). True where bytes reach the socket as written
+    /// (PLAINTEXT); false where a handler must transform them (TLS), like Kafka's `TransportLayer.transferFrom`.
+    public var supportsFileRegion: Bool
 
     public init(
         connectionId: UInt64,
@@ -48,7 +68,8 @@ public struct ConnectionContext: Sendable {
         listenerName: String,
         securityProtocol: ListenerSecurityProtocol = .plaintext,
         principal: String = "User:ANONYMOUS",
-        allocator: ByteBufferAllocator = ByteBufferAllocator()
+        allocator: ByteBufferAllocator = ByteBufferAllocator(),
+        supportsFileRegion: Bool? = nil
     ) {
         self.connectionId = connectionId
         self.remoteAddress = remoteAddress
@@ -56,5 +77,6 @@ public struct ConnectionContext: Sendable {
         self.securityProtocol = securityProtocol
         self.principal = principal
         self.allocator = allocator
+        self.supportsFileRegion = supportsFileRegion ?? (securityProtocol == .plaintext)
     }
 }

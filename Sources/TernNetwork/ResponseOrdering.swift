@@ -8,7 +8,7 @@ import NIOCore
 struct ResponseOrdering {
     enum Outcome {
         /// Write this payload (without size prefix).
-        case response(ByteBuffer)
+        case response(KafkaResponse)
         /// acks=0: nothing to write; the slot just frees up.
         case noResponse
         /// The handler threw: close the connection once everything before it is written.

@@ -36,17 +36,18 @@ import TernCoordinator
         #expect(f.broker.replicaManager.partition(topic: "__consumer_offsets", index: 3)?.log.config.isCompacted == true)
     }
 
-    @Test func transactionKeysAreNotAvailableAndUnknownKeyTypesInvalid() async throws {
+    @Test func transactionKeysFindThisBrokerAndUnknownKeyTypesInvalid() async throws {
         let f = try await GroupFixture()
         var txn = FindCoordinatorRequest()
         txn.key = "tx"
         txn.keyType = 1
         let old = try await f.send(txn, 3)
-        #expect(old.errorCode == ErrorCode.coordinatorNotAvailable.rawValue)
-        #expect(old.nodeId == -1 && old.host == "" && old.port == -1)
-        #expect(old.errorMessage != nil)
+        #expect(old.errorCode == 0)
+        #expect(old.nodeId == f.broker.brokerId && old.port > 0)
+        #expect(old.errorMessage == nil)
+        #expect(f.broker.metadataStore.topic(named: "__transaction_state")?.partitionCount == 50)
         txn.coordinatorKeys = ["tx"]
-        #expect(try await f.send(txn, 4).coordinators[0].errorCode == ErrorCode.coordinatorNotAvailable.rawValue)
+        #expect(try await f.send(txn, 4).coordinators[0].errorCode == 0)
         var bad = FindCoordinatorRequest()
         bad.keyType = 7
         bad.coordinatorKeys = ["x"]
@@ -152,7 +153,7 @@ import TernCoordinator
         #expect(first.errorCode == 0 && first.generationId == 1)
         _ = try await f.send(GroupRequests.sync(group, generation: 1, memberId: first.memberId, assignments: [first.memberId: [1]]), 3)
         // The second member's JoinGroup parks until the first rejoins; meanwhile the event loop answers others.
-        async let second = f.send(GroupRequests.join(group), 3)
+        async let second = f.send(GroupRequests.join(group), 3, connection: 2)
         try await Task.sleep(for: .milliseconds(100))
         var meta = MetadataRequest()
         meta.topics = []
@@ -165,7 +166,7 @@ import TernCoordinator
         #expect(rejoin.generationId == 2 && joined.generationId == 2)
         #expect(rejoin.members.count == 2 && joined.members.isEmpty)
         // The follower's SyncGroup waits for the leader's.
-        async let followerSync = f.send(GroupRequests.sync(group, generation: 2, memberId: joined.memberId), 3)
+        async let followerSync = f.send(GroupRequests.sync(group, generation: 2, memberId: joined.memberId), 3, connection: 2)
         try await Task.sleep(for: .milliseconds(50))
         let leaderSync = try await f.send(GroupRequests.sync(
             group, generation: 2, memberId: first.memberId, assignments: [first.memberId: [1], joined.memberId: [2]]), 3)

@@ -136,3 +136,47 @@ import TernCoordinator
         #expect(fetchedOffsets(again, version: 7).map(\.2) == [-1, 2])
     }
 }
+
+@Suite struct GroupLoadingTests {
+    /// Until `__consumer_offsets` is replayed, group requests answer COORDINATOR_LOAD_IN_PROGRESS; FindCoordinator
+    /// still names this broker (clients then retry the group request).
+    @Test func groupRequestsWaitForTheLoad() async throws {
+        let f = try await GroupFixture()
+        try f.createTopic("t")
+        _ = try await f.send(GroupRequests.commit("g", [("t", 0, 9)]), 8)
+        f.broker.shutdown()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        try await f.reopen(start: false)
+        try f.broker.coordinator.start(broker: f.broker, beforeLoading: { for await _ in gate { return } })
+        let loading = CoordinatorErrorCode.coordinatorLoadInProgress
+        #expect(try await f.send(GroupRequests.heartbeat("g", generation: 1, memberId: "m"), 4).errorCode == loading)
+        #expect(try await f.send(GroupRequests.commit("g", [("t", 0, 10)]), 8).topics[0].partitions[0].errorCode == loading)
+        #expect(try await f.send(GroupRequests.fetch("g", ["t": [0]], version: 8), 8).groups[0].errorCode == loading)
+        let fetchedV1 = try await f.send(GroupRequests.fetch("g", ["t": [0]], version: 1), 1)
+        #expect(fetchedV1.topics[0].partitions[0].errorCode == loading)
+        #expect(try await f.send(ListGroupsRequest(), 3).errorCode == loading)
+        var find = FindCoordinatorRequest()
+        find.key = "g"
+        #expect(try await f.send(find, 3).errorCode == 0)
+        open.yield()
+        open.finish()
+        try await f.waitUntilLoaded()
+        let fetched = try await f.send(GroupRequests.fetch("g", ["t": [0]], version: 8), 8)
+        #expect(fetchedOffsets(fetched, version: 8).map(\.2) == [9])
+    }
+}
+
+@Suite struct GroupRequestOrderTests {
+    /// A commit and the fetch pipelined behind it on one connection: the fetch always sees the commit, as with
+    /// Kafka, which reads a connection's next request only after answering the current one.
+    @Test func pipelinedCommitThenFetchApplyInOrder() async throws {
+        let f = try await GroupFixture()
+        try f.createTopic("t")
+        for i in Int64(1)...50 {
+            let commit = try f.dispatch(GroupRequests.commit("g", [("t", 0, i)]), 8)
+            let fetch = try f.dispatch(GroupRequests.fetch("g", ["t": [0]], version: 8), 8)
+            #expect(try await commit.get().topics[0].partitions[0].errorCode == 0)
+            #expect(fetchedOffsets(try await fetch.get(), version: 8).map(\.2) == [i])
+        }
+    }
+}

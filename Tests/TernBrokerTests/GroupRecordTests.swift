@@ -56,11 +56,14 @@ import TernCoordinator
         #expect(try OffsetsRecordCodec.decode(key: key, value: nil) == .groupMetadata(groupId: "group", value: nil))
     }
 
-    @Test func consumerGroupRecordsAreSkippedAndGarbageRejected() throws {
-        var key = ByteBuffer()
-        key.writeInteger(Int16(3))
-        key.writeBytes([0, 1, 0x67])
-        #expect(try OffsetsRecordCodec.decode(key: key, value: nil) == nil)
+    /// Partition metadata (4, recomputed by Tern) and share-group records (9+) are not replayed.
+    @Test func otherCoordinatorsRecordsAreSkippedAndGarbageRejected() throws {
+        for version: Int16 in [4, 10] {
+            var key = ByteBuffer()
+            key.writeInteger(version)
+            key.writeBytes([0, 1, 0x67])
+            #expect(try OffsetsRecordCodec.decode(key: key, value: nil) == nil)
+        }
         #expect(throws: (any Error).self) { try OffsetsRecordCodec.decode(key: ByteBuffer(bytes: [0]), value: nil) }
         var badValue = ByteBuffer()
         badValue.writeInteger(Int16(9))

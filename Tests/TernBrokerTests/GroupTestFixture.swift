@@ -53,12 +53,24 @@ final class GroupFixture: @unchecked Sendable {
     /// Clean shutdown and a new broker on the same directory, started.
     func restart() async throws {
         broker.shutdown()
+        try await reopen(start: true)
+    }
+
+    /// A new broker on the same directory (the old one must be shut down), optionally started.
+    func reopen(start: Bool) async throws {
         broker = try Self.open(dir: dir, group: group, configure)
-        try await startBroker()
+        if start { try await startBroker() }
     }
 
     /// Sends `request` at `version` through the dispatcher and decodes the answer at the same version.
-    func send<Req: KafkaRequestMessage>(_ request: Req, _ version: Int16) async throws -> Req.Response {
+    /// Group requests of one connection are served one after the other, as in Kafka: members that wait on each
+    /// other need their own `connection`.
+    func send<Req: KafkaRequestMessage>(_ request: Req, _ version: Int16, connection: UInt64 = 1) async throws -> Req.Response {
+        try await dispatch(request, version, connection: connection).get()
+    }
+
+    /// Hands the request to the dispatcher at once (pipelining); the returned value decodes the answer.
+    func dispatch<Req: KafkaRequestMessage>(_ request: Req, _ version: Int16, connection: UInt64 = 1) throws -> PendingResponse<Req> {
         let correlationId = lock.withLock {
             lastCorrelationId += 1
             return lastCorrelationId
@@ -73,18 +85,12 @@ final class GroupFixture: @unchecked Sendable {
         try header.write(to: &frame, version: key.requestHeaderVersion(version))
         try request.write(to: &frame, version: version)
         let context = ConnectionContext(
-            connectionId: 1, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT", securityProtocol: .plaintext,
+            connectionId: connection, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT", securityProtocol: .plaintext,
             principal: "User:ANONYMOUS", allocator: ByteBufferAllocator())
-        let answer = try await broker.handle(
+        let future = broker.handle(
             KafkaRequestFrame(apiKey: key.rawValue, apiVersion: version, correlationId: correlationId, frame: frame),
-            context: context, eventLoop: group.next()
-        ).get()
-        var out = try #require(answer)
-        let responseHeader = try ResponseHeader(from: &out, version: key.responseHeaderVersion(version))
-        #expect(responseHeader.correlationId == correlationId)
-        let response = try Req.Response(from: &out, version: version)
-        #expect(out.readableBytes == 0, "\(key.name) v\(version) response has \(out.readableBytes) trailing bytes")
-        return response
+            context: context, eventLoop: group.next())
+        return PendingResponse(future: future, version: version, correlationId: correlationId)
     }
 
     @discardableResult
@@ -96,6 +102,22 @@ final class GroupFixture: @unchecked Sendable {
         broker.shutdown()
         try? group.syncShutdownGracefully()
         try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+struct PendingResponse<Req: KafkaRequestMessage> {
+    let future: EventLoopFuture<ByteBuffer?>
+    let version: Int16
+    let correlationId: Int32
+
+    func get() async throws -> Req.Response {
+        let key = Req.apiKey
+        var out = try #require(try await future.get())
+        let responseHeader = try ResponseHeader(from: &out, version: key.responseHeaderVersion(version))
+        #expect(responseHeader.correlationId == correlationId)
+        let response = try Req.Response(from: &out, version: version)
+        #expect(out.readableBytes == 0, "\(key.name) v\(version) response has \(out.readableBytes) trailing bytes")
+        return response
     }
 }
 

@@ -81,3 +81,21 @@ import Testing
         #expect(t.entries.isEmpty)
     }
 }
+
+@Suite struct TransactionStateSnapshotTests {
+    @Test func snapshotRoundTripsAndCorruptionIsRefused() throws {
+        var state = TransactionState()
+        state.appended(producerId: 1, isTransactional: true, firstOffset: 10)
+        state.appended(producerId: 2, isTransactional: true, firstOffset: 12)
+        state.ended(producerId: 2, commit: false, markerOffset: 15)
+        let snapshot = state.snapshot(at: 16)
+        let (loaded, offset) = try #require(TransactionState.load(snapshot: snapshot))
+        #expect(offset == 16)
+        #expect(loaded.ongoing == [1: 10])
+        #expect(loaded.aborted == [TransactionState.AbortedTransaction(producerId: 2, firstOffset: 12, lastOffset: 15)])
+        #expect(loaded.lastStableOffset(highWatermark: 100) == 10)
+        var corrupt = snapshot
+        corrupt.setInteger(UInt8(0x55), at: 20)
+        #expect(TransactionState.load(snapshot: corrupt) == nil)
+    }
+}

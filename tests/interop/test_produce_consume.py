@@ -138,3 +138,29 @@ def test_legacy_produce_v2_is_stored_as_v2_batches(broker, topic_name, magic, co
     assert (part[0], part[1], part[2]) == (0, 0, 0), part  # partition 0, no error, base offset 0
     msgs = consume_confluent(broker.bootstrap, topic_name, 1, 3)
     assert [(m.key, m.value, m.offset) for m in msgs] == [(f"k{i}".encode(), f"v{i}".encode(), i) for i in range(3)]
+
+
+def test_acks0_error_closes_the_connection(broker, topic_name):
+    """acks=0 gets no response; when the produce fails (here: a partition that does not exist) Kafka closes the
+    connection so the client notices. A good acks=0 produce keeps the connection open and is stored."""
+    from kafka.protocol.old.produce import ProduceRequest_v2
+    from kafka.record.legacy_records import LegacyRecordBatchBuilder
+    import rawkafka as rk
+    create_topic(broker.bootstrap, topic_name, 1)
+
+    def body(partition):
+        builder = LegacyRecordBatchBuilder(magic=1, compression_type=0, batch_size=1 << 20)
+        builder.append(0, timestamp=1_700_000_000_000, key=b"k", value=b"v")
+        return ProduceRequest_v2(required_acks=0, timeout=5000,
+                                 topics=[(topic_name, [(partition, bytes(builder.build()))])]).encode()
+
+    conn = rk.RawConnection(broker.host, broker.port, timeout=5)
+    try:
+        conn.send_request(0, 2, body(0), header_version=1)      # fine: no answer, connection stays
+        conn.send_request(0, 2, body(99), header_version=1)     # unknown partition: connection closed
+        with pytest.raises((rk.ConnectionClosed, ConnectionError)):
+            conn.recv_response(header_version=0)
+    finally:
+        conn.close()
+    msgs = consume_confluent(broker.bootstrap, topic_name, 1, 1)
+    assert [(m.key, m.value) for m in msgs] == [(b"k", b"v")]

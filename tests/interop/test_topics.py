@@ -209,3 +209,12 @@ def test_offset_for_leader_epoch(broker, topic_name):
     parts = {x.partition: x for x in r.topics[0].partitions}
     assert (parts[0].error_code, parts[0].leader_epoch, parts[0].end_offset) == (0, 0, 5)
     assert parts[7].error_code == 3
+
+
+def test_topic_names_colliding_on_dot_and_underscore_are_refused(broker):
+    """Kafka refuses 'a.b' when 'a_b' exists (their metric names collide): INVALID_TOPIC_EXCEPTION."""
+    a = admin(broker.bootstrap)
+    a.create_topics([NewTopic("collide_x", 1, 1)])["collide_x"].result(10)
+    with pytest.raises(KafkaException) as e:
+        a.create_topics([NewTopic("collide.x", 1, 1)])["collide.x"].result(10)
+    assert e.value.args[0].code() == KafkaError.TOPIC_EXCEPTION

@@ -59,8 +59,13 @@ public enum SupportedApis {
         .listGroups: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
-        .consumerGroupHeartbeat: 0...0,
+        .consumerGroupHeartbeat: 0...1,
         .consumerGroupDescribe: 0...0,
+        // Transaction coordinator (Sources/TernBroker/Txn).
+        .addPartitionsToTxn: 0...5,
+        .addOffsetsToTxn: 0...4,
+        .endTxn: 0...4,
+        .txnOffsetCommit: 0...4,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

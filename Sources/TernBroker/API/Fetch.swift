@@ -1,14 +1,24 @@
 import KafkaProtocol
 import NIOCore
+import TernNetwork
 import TernStorage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Fetch (key 1), versions 4-17.
-/// Consumers read up to the high watermark (read_committed: the last stable offset, which equals the high
-/// watermark until transactions arrive). Whole batches only, starting with the batch that holds the fetch
+/// Consumers read up to the high watermark (read_committed: up to the last stable offset, with the aborted
+/// transactions overlapping the range so the client drops their batches). Whole batches only, starting with the batch that holds the fetch
 /// offset; the first partition with data returns at least one whole batch even past `max_bytes`, so a large
 /// record never blocks a consumer. `min_bytes`/`max_wait_ms` make it a long poll: the fetch parks in the
 /// purgatory and is woken by an append to one of its partitions or by the deadline. Incremental fetch sessions
 /// (KIP-227) from v7: only partitions whose data or watermarks changed are returned. Topic ids from v13.
+/// Zero copy: on connections that allow it (PLAINTEXT) records stay in their segment files and go to the socket
+/// with sendfile (`FetchResponseEncoder` emits them as file parts); like Kafka's, such a range may end in a
+/// partial batch, which clients skip. Elsewhere they are read into the response and cut to whole batches.
 /// Follower fetches (replica id >= 0) from brokers of a cluster are served by Fetch+Replica.swift.
 extension Broker {
     typealias FetchPartitionKey = FetchSessionCache.PartitionKey
@@ -21,8 +31,29 @@ extension Broker {
         var unknownTopicIds: [KafkaUUID: [Int32]]
     }
 
+    /// The generated message with every record read into memory (the `ByteBuffer` response path).
     func fetch(_ request: FetchRequest, _ ctx: RequestContext) throws -> EventLoopFuture<FetchResponse?> {
-        if isReplicaFetch(request) { return replicaFetch(request, ctx) }  // Fetch+Replica.swift
+        try fetch(request, ctx, zeroCopy: false).map { $0.response }
+    }
+
+    /// Fetch as response parts: decodes the request, serves it, encodes the answer with records as file parts
+    /// when the connection supports sendfile.
+    func serveFetch(_ ctx: RequestContext, body: inout ByteBuffer) throws -> EventLoopFuture<KafkaResponse?> {
+        let request = try decode(FetchRequest.self, ctx, body: &body)
+        let zeroCopy = ctx.connection.supportsFileRegion
+        return try fetch(request, ctx, zeroCopy: zeroCopy).flatMapThrowing { result in
+            if !zeroCopy { return KafkaResponse(try self.encode(result.response, ctx)) }
+            return try FetchResponseEncoder.encode(
+                result, correlationId: ctx.header.correlationId,
+                headerVersion: ctx.apiKey.responseHeaderVersion(ctx.apiVersion), version: ctx.apiVersion,
+                allocator: ctx.connection.allocator)
+        }
+    }
+
+    private func fetch(_ request: FetchRequest, _ ctx: RequestContext, zeroCopy: Bool) throws -> EventLoopFuture<FetchResult> {
+        if isReplicaFetch(request) {  // Fetch+Replica.swift
+            return replicaFetch(request, ctx).map { FetchResult(response: $0 ?? FetchResponse()) }
+        }
         let version = ctx.apiVersion
         let byId = version >= 13
         var requested: [(FetchPartitionKey, FetchSessionCache.PartitionState)] = []
@@ -54,10 +85,10 @@ extension Broker {
         if version >= 7 {
             switch fetchSessions.context(sessionId: request.sessionId, epoch: request.sessionEpoch, requested: requested, forgotten: forgotten) {
             case .error(let code):
-                var response = FetchResponse()
-                response.errorCode = code.rawValue
-                response.sessionId = 0
-                return ctx.eventLoop.makeSucceededFuture(response)
+                var result = FetchResult()
+                result.response.errorCode = code.rawValue
+                result.response.sessionId = 0
+                return ctx.eventLoop.makeSucceededFuture(result)
             case .full(let sessionId):
                 plan = FetchPlan(sessionId: sessionId, incremental: false, partitions: [], unknownTopicIds: unknownIds)
                 plan.partitions = requested.map { ($0.0, $0.1, topicIds[$0.0.topic] ?? .zero) }
@@ -75,30 +106,30 @@ extension Broker {
 
         let maxBytes = version >= 3 ? Int(max(request.maxBytes, 0)) : Int(Int32.max)
         let readCommitted = request.isolationLevel == 1
-        let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version)
+        let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
         if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.hasError || plan.partitions.isEmpty {
-            return ctx.eventLoop.makeSucceededFuture(finish(first.response, plan))
+            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan))
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(request.maxWaitMs))
         let keys = plan.partitions.map { FetchPurgatory.Key(topic: $0.key.topic, partition: $0.key.partition) }
         let minBytes = Int(request.minBytes)
-        return ctx.eventLoop.makeFutureWithTask { [self] in
+        return ctx.eventLoop.makeFutureWithTask { [self, plan] in
             while true {
                 let remaining = deadline - NIODeadline.now()
                 if remaining > .zero { await purgatory.wait(for: keys, timeout: remaining, on: ctx.eventLoop) }
-                let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version)
+                let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
                 if again.bytes >= minBytes || again.hasError || NIODeadline.now() >= deadline {
-                    return finish(again.response, plan)
+                    return finish(again.result, plan)
                 }
             }
         }
     }
 
-    private func finish(_ response: FetchResponse, _ plan: FetchPlan) -> FetchResponse {
-        var response = response
-        response.sessionId = plan.sessionId
+    private func finish(_ result: FetchResult, _ plan: FetchPlan) -> FetchResult {
+        var result = result
+        result.response.sessionId = plan.sessionId
         if plan.sessionId != 0 {
-            for topic in response.responses {
+            for topic in result.response.responses {
                 for p in topic.partitions {
                     let name = topic.topic.isEmpty ? (metadataStore.topic(id: topic.topicId)?.name ?? "") : topic.topic
                     fetchSessions.update(
@@ -107,13 +138,13 @@ extension Broker {
                 }
             }
         }
-        return response
+        return result
     }
 
     private func readPartitions(
-        _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16
-    ) -> (response: FetchResponse, bytes: Int, hasError: Bool) {
-        var response = FetchResponse()
+        _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16, zeroCopy: Bool
+    ) -> (result: FetchResult, bytes: Int, hasError: Bool) {
+        var result = FetchResult()
         var remaining = maxBytes
         var total = 0
         var hasError = false
@@ -122,12 +153,16 @@ extension Broker {
             var p = FetchResponse.PartitionData()
             p.partitionIndex = key.partition
             p.records = ByteBuffer()
+            var fileRecords: FetchFileRecords?
             var changed = !plan.incremental
             if let partition = replicaManager.partition(topic: key.topic, index: key.partition), partition.isLeader {
                 let log = partition.log
                 let offsets = log.offsets
                 p.highWatermark = offsets.highWatermark
-                p.lastStableOffset = offsets.highWatermark
+                // read_committed reads up to the last stable offset; aborted transactions are filled after the read.
+                let lastStableOffset = partition.lastStableOffset
+                let readLimit = readCommitted ? lastStableOffset : offsets.highWatermark
+                p.lastStableOffset = lastStableOffset
                 p.logStartOffset = offsets.logStartOffset
                 p.abortedTransactions = readCommitted ? [] : nil
                 if state.fetchOffset < offsets.logStartOffset || state.fetchOffset > offsets.logEndOffset {
@@ -137,11 +172,29 @@ extension Broker {
                 } else if remaining > 0 || total == 0 {
                     let limit = min(Int(max(state.maxBytes, 0)), max(remaining, 0))
                     do {
-                        let data = try log.read(
-                            from: state.fetchOffset, maxBytes: limit, maxOffset: offsets.highWatermark,
-                            minOneBatch: total == 0)
+                        let minOneBatch = total == 0
+                        var data = try log.read(
+                            from: state.fetchOffset, maxBytes: limit, maxOffset: readLimit,
+                            minOneBatch: minOneBatch, materialize: !zeroCopy)
+                        if zeroCopy, !data.isEmpty, let file = data.file {
+                            // Without minOneBatch the range may stop inside its first batch; Kafka (v3+) then
+                            // returns nothing for the partition rather than a batch the client cannot use.
+                            if !minOneBatch, try !Self.startsWithWholeBatch(file, at: data.position, length: data.length) {
+                                data.length = 0
+                            } else {
+                                fileRecords = FetchFileRecords(file: file, position: data.position, length: data.length)
+                            }
+                        }
                         if !data.isEmpty {
-                            p.records = data.records
+                            if !zeroCopy { p.records = data.records }
+                            if readCommitted {
+                                p.abortedTransactions = partition.abortedTransactions(from: state.fetchOffset, to: readLimit).map {
+                                    var a = FetchResponse.AbortedTransaction()
+                                    a.producerId = $0.producerId
+                                    a.firstOffset = $0.firstOffset
+                                    return a
+                                }
+                            }
                             total += data.length
                             remaining -= data.length
                             changed = true
@@ -157,7 +210,7 @@ extension Broker {
                     }
                 }
                 if plan.incremental && (p.highWatermark != state.lastHighWatermark
-                    || p.logStartOffset != state.lastLogStartOffset) {
+                    || p.logStartOffset != state.lastLogStartOffset || p.lastStableOffset != state.lastStableOffset) {
                     changed = true
                 }
             } else {
@@ -168,13 +221,15 @@ extension Broker {
             }
             guard changed else { continue }
             if let i = topicIndex[key.topic] {
-                response.responses[i].partitions.append(p)
+                result.response.responses[i].partitions.append(p)
+                result.fileRecords[i].append(fileRecords)
             } else {
                 var t = FetchResponse.FetchableTopicResponse()
                 if version >= 13 { t.topicId = topicId } else { t.topic = key.topic }
                 t.partitions = [p]
-                topicIndex[key.topic] = response.responses.count
-                response.responses.append(t)
+                topicIndex[key.topic] = result.response.responses.count
+                result.response.responses.append(t)
+                result.fileRecords.append([fileRecords])
             }
         }
         for (id, partitions) in plan.unknownTopicIds {
@@ -188,9 +243,25 @@ extension Broker {
                 p.records = ByteBuffer()
                 return p
             }
-            response.responses.append(t)
+            result.response.responses.append(t)
+            result.fileRecords.append(Array(repeating: nil, count: t.partitions.count))
             hasError = true
         }
-        return (response, total, hasError)
+        return (result, total, hasError)
+    }
+
+    /// Whether `length` bytes at `position` hold at least the first batch whole: reads its 12-byte log overhead
+    /// (base offset, batch length) from the page cache.
+    static func startsWithWholeBatch(_ file: SegmentFile, at position: Int64, length: Int) throws -> Bool {
+        let overhead = RecordBatchHeader.logOverhead
+        guard length >= overhead else { return false }
+        let batchLength = try withUnsafeTemporaryAllocation(byteCount: overhead, alignment: 8) { raw -> Int in
+            let got = pread(file.fileDescriptor, raw.baseAddress, overhead, off_t(position))
+            guard got == overhead else {
+                throw StorageError(.io, "cannot read the batch header at \(position)", path: file.path, errno: errno)
+            }
+            return Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: Int32.self)))
+        }
+        return batchLength >= 0 && overhead + batchLength <= length
     }
 }

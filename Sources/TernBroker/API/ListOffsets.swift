@@ -3,7 +3,7 @@ import TernStorage
 
 /// ListOffsets (key 2), versions 1-10.
 /// Timestamps: -2 earliest (log start offset), -1 latest (high watermark; the last stable offset under
-/// read_committed, equal until transactions land), -3 max timestamp (v7+), -4 earliest local (same as earliest,
+/// read_committed), -3 max timestamp (v7+), -4 earliest local (same as earliest,
 /// no tiered storage), -5 the last tiered offset (none: -1); otherwise the first offset whose batch has a
 /// timestamp >= the one asked, or -1/-1 when none. Per-partition errors; replica ids other than -1 are followers.
 extension Broker {
@@ -29,7 +29,7 @@ extension Broker {
                         r.offset = offsets.logStartOffset
                         r.timestamp = -1
                     case -1:
-                        r.offset = offsets.highWatermark
+                        r.offset = request.isolationLevel == 1 ? partition.lastStableOffset : offsets.highWatermark
                         r.timestamp = -1
                     case -3:
                         if let found = try log.maxTimestampOffset() {

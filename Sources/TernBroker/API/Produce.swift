@@ -8,7 +8,8 @@ import TernStorage
 /// for old clients).
 /// Per partition: validate the batch (header, sizes, CRC; records walked only when compaction needs keys),
 /// check timestamps, check the idempotent producer's sequence, assign offsets in place and append the bytes as
-/// received. Errors are per partition, one bad partition never fails the others. acks=0 gets no response;
+/// received. Errors are per partition, one bad partition never fails the others. acks=0 gets no response (an
+/// error closes the connection instead, as in Kafka);
 /// acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS otherwise). On a single broker acks=-1 is satisfied once the
 /// leader has appended (the ISR is the leader alone); `min.insync.replicas` > 1 answers NOT_ENOUGH_REPLICAS.
 /// In a cluster acks=-1 waits until the high watermark covers the batch (Produce+Replica.swift).
@@ -47,10 +48,20 @@ extension Broker {
             }
             response.responses.append(topicResponse)
         }
+        if acks == 0 {
+            // No response for acks=0; like Kafka, an error closes the connection so the client notices and
+            // refreshes its metadata.
+            if let failed = response.responses.lazy.flatMap({ t in t.partitionResponses.map { (t.name, $0) } })
+                .first(where: { $0.1.errorCode != 0 }) {
+                throw RequestRejection(
+                    description: "acks=0 produce to \(failed.0)-\(failed.1.index) failed with error \(failed.1.errorCode)")
+            }
+            return ctx.eventLoop.makeSucceededFuture(nil)
+        }
         if !replicationWaits.isEmpty {
             return awaitReplication(response, replicationWaits, timeoutMs: request.timeoutMs, ctx)  // Produce+Replica.swift
         }
-        return ctx.eventLoop.makeSucceededFuture(acks == 0 ? nil : response)
+        return ctx.eventLoop.makeSucceededFuture(response)
     }
 
     private func appendPartition(

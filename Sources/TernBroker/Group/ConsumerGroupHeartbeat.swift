@@ -2,12 +2,13 @@ import KafkaProtocol
 import NIOCore
 import TernCoordinator
 
-/// ConsumerGroupHeartbeat (key 68), version 0 (KIP-848, `group.protocol=consumer`).
+/// ConsumerGroupHeartbeat (key 68), versions 0-1 (KIP-848, `group.protocol=consumer`).
 /// Joins (epoch 0), heartbeats, and leaves (-1, or -2 for a static member) a consumer group whose assignment the
 /// coordinator computes. Owned partitions and the returned assignment name topics by id on the wire; the broker
 /// maps them to names for the coordinator with its topic metadata, dropping ids it does not know (deleted
-/// topics). v1 (subscription regex) is still marked unstable in Kafka 4.0's schema and Kafka does not advertise
-/// it, so neither does Tern. An empty group id is INVALID_REQUEST, as in Kafka.
+/// topics). v1 is what librdkafka 2.10+ requires: the client chooses its member id (an empty one is
+/// INVALID_REQUEST) and may subscribe by regex, which Tern does not evaluate yet (INVALID_REQUEST; differs from
+/// Kafka 4.0). An empty group id is INVALID_REQUEST, as in Kafka.
 extension Broker {
     func consumerGroupHeartbeat(_ request: ConsumerGroupHeartbeatRequest, _ ctx: RequestContext)
         -> EventLoopFuture<ConsumerGroupHeartbeatResponse?>
@@ -33,10 +34,17 @@ extension Broker {
             r.memberEpoch = request.memberEpoch
             return r
         }
-        if request.groupId.isEmpty {
+        func invalid(_ message: String) -> EventLoopFuture<ConsumerGroupHeartbeatResponse?> {
             var r = failed(CoordinatorErrorCode.invalidRequest)
-            r.errorMessage = "GroupId can't be empty."
+            r.errorMessage = message
             return ctx.eventLoop.makeSucceededFuture(r)
+        }
+        if request.groupId.isEmpty { return invalid("GroupId can't be empty.") }
+        if ctx.apiVersion >= 1 {
+            if request.memberId.isEmpty { return invalid("MemberId can't be empty.") }
+            if let regex = request.subscribedTopicRegex, !regex.isEmpty {
+                return invalid("SubscribedTopicRegex is not supported by this broker.")
+            }
         }
         let store = metadataStore
         return withGroupCoordinator(ctx, failure: failed) { service in

@@ -51,9 +51,28 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
         purgatory.notify(.init(topic: Self.topicName, partition: index))
     }
 
-    /// One v2 batch holding `records` in order, every record stamped `now`.
-    static func batch(of records: [CoordinatorRecord], now: Int64, topicIds: TopicIdResolver = .none) throws -> ByteBuffer {
+    /// TxnOffsetCommit: the records as one transactional batch of the producer; they count only once the
+    /// transaction's COMMIT marker follows them in this partition.
+    func appendTransactional(partition index: Int32, records: [CoordinatorRecord], producerId: Int64, producerEpoch: Int16) async throws {
+        guard !records.isEmpty else { return }
+        if closed.withLockedValue({ $0 }) { throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.notCoordinator) }
+        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else {
+            throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
+        }
+        let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds, producer: (producerId, producerEpoch))
+        try partition.appendInternal(batch)
+        purgatory.notify(.init(topic: Self.topicName, partition: index))
+    }
+
+    /// One v2 batch holding `records` in order, every record stamped `now`; transactional when `producer` is given.
+    static func batch(
+        of records: [CoordinatorRecord], now: Int64, topicIds: TopicIdResolver = .none, producer: (id: Int64, epoch: Int16)? = nil
+    ) throws -> ByteBuffer {
         var builder = RecordBatchBuilder()
+        if let producer {
+            // Sequence -1: the broker's own write, not checked against the producer's sequences.
+            builder = RecordBatchBuilder(isTransactional: true, producerId: producer.id, producerEpoch: producer.epoch, baseSequence: -1)
+        }
         for record in records {
             let (key, value) = try OffsetsRecordCodec.encode(record, topicIds: topicIds)
             builder.append(key: key, value: value, timestamp: now)
@@ -69,6 +88,9 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
 
     static func readRecords(of log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> [CoordinatorRecord] {
         var records: [CoordinatorRecord] = []
+        // Transactional offset commits waiting for their marker, by producer id (still open at the end: dropped;
+        // their transaction is aborted or committed by the transaction coordinator after it loads).
+        var pendingTransactional: [Int64: [CoordinatorRecord]] = [:]
         var offset = log.logStartOffset
         let end = log.logEndOffset
         while offset < end {
@@ -78,12 +100,23 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             var next = offset
             for batch in batches {
                 next = max(next, batch.header.nextOffset)
-                if batch.header.attributes.isControl { continue }
+                let producerId = batch.header.producerId
+                if batch.header.attributes.isControl {
+                    // A transaction's marker: its offsets count only when it committed.
+                    let committed = (try? batch.controlRecords())?.first?.type == .commit
+                    if let staged = pendingTransactional.removeValue(forKey: producerId), committed { records += staged }
+                    continue
+                }
+                let transactional = batch.header.attributes.isTransactional && producerId >= 0
                 for record in batch.records where batch.offset(of: record) >= offset {
                     guard let key = record.key else { continue }
                     do {
                         if let decoded = try OffsetsRecordCodec.decode(key: key, value: record.value, topicIds: topicIds) {
-                            records.append(decoded)
+                            if transactional {
+                                pendingTransactional[producerId, default: []].append(decoded)
+                            } else {
+                                records.append(decoded)
+                            }
                         }
                     } catch {
                         logger.warning("skipping undecodable record at offset \(batch.offset(of: record)) of \(log.topicPartition): \(error)")

@@ -6,7 +6,7 @@ import TernCoordinator
 /// `Coordinator` entry per key (KIP-699). Key type 0 (group): this broker, at the advertised endpoint of the
 /// listener the client connected through, after creating `__consumer_offsets` if needed (Kafka answers
 /// COORDINATOR_NOT_AVAILABLE while it creates the topic; Tern creates it before answering). Key type 1
-/// (transaction): COORDINATOR_NOT_AVAILABLE until the transaction coordinator exists. Any other key type
+/// (transaction): this broker likewise, after creating `__transaction_state` if needed. Any other key type
 /// (share groups included, which Tern does not run): INVALID_REQUEST. The error message is null without an error,
 /// otherwise Kafka's default message for the code. Errors carry node id -1, host "" and port -1 (`Node.noNode`).
 extension Broker {
@@ -60,7 +60,12 @@ extension Broker {
             let endpoint = coordinatorEndpoint(ctx)
             return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
         case 1:
-            return .error(.coordinatorNotAvailable, "The coordinator is not available.")
+            // The transaction coordinator (Txn/): this broker leads every `__transaction_state` partition.
+            guard transactions.ensureStateTopic(broker: self) else {
+                return .error(.coordinatorNotAvailable, "The coordinator is not available.")
+            }
+            let endpoint = coordinatorEndpoint(ctx)
+            return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
         default:
             return .error(.invalidRequest, "Unknown coordinator type \(keyType)")
         }

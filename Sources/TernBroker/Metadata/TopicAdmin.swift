@@ -1,3 +1,4 @@
+import Foundation
 import KafkaProtocol
 import TernStorage
 
@@ -20,6 +21,17 @@ extension Broker {
         if let problem = TopicName.validate(name) { throw TopicCreationFailure(code: .invalidTopicException, message: problem) }
         if metadataStore.topic(named: name) != nil {
             throw TopicCreationFailure(code: .topicAlreadyExists, message: "Topic '\(name)' already exists.")
+        }
+        // '.' and '_' map to the same metric name, so Kafka refuses a name that differs from an existing one only
+        // there (InvalidTopicException "collides with existing topic").
+        if name.contains(".") || name.contains("_") {
+            let normalized = name.replacingOccurrences(of: ".", with: "_")
+            if let clash = metadataStore.allTopics().first(where: {
+                $0.name != name && $0.name.replacingOccurrences(of: ".", with: "_") == normalized
+            }) {
+                throw TopicCreationFailure(
+                    code: .invalidTopicException, message: "Topic '\(name)' collides with existing topic: \(clash.name)")
+            }
         }
         let liveBrokers: [Int32] = metadataStore.liveBrokers().map { $0.keys.sorted() } ?? [brokerId]
         var assignment: [[Int32]]
@@ -83,8 +95,13 @@ extension Broker {
 
     /// Auto-creation (Metadata, Produce) with the broker defaults, if `auto.create.topics.enable` allows it.
     func autoCreateTopic(_ name: String) -> TopicMetadata? {
-        guard config.autoCreateTopicsEnable else { return nil }
         if let existing = metadataStore.topic(named: name) { return existing }
+        // The offsets topic is internal: created with its own partition count and configs, whatever
+        // auto.create.topics.enable says (as Kafka creates internal topics on demand).
+        if name == ConsumerOffsetsLog.topicName {
+            return coordinator.ensureOffsetsTopic(broker: self) ? metadataStore.topic(named: name) : nil
+        }
+        guard config.autoCreateTopicsEnable else { return nil }
         do {
             return try createTopic(name: name, partitions: -1, replicationFactor: -1)
         } catch {

@@ -14,6 +14,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     public let log: Log
     let lock = NIOLock()
     var producers = ProducerStateTable()
+    private var transactions = TransactionState()
     var _leaderEpoch: Int32
     /// Alone (no ZooKeeper) a broker leads every partition; in a cluster the controller's state znode decides.
     var _isLeader = true
@@ -35,6 +36,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         self.log = log
         self._leaderEpoch = leaderEpoch
         loadProducerState(logger: logger)
+        loadTransactionState()
     }
 
     public var leaderEpoch: Int32 { lock.withLock { _leaderEpoch } }
@@ -77,6 +79,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
             var offset = info.firstOffset
             for header in headers {
                 let last = offset + Int64(header.lastOffsetDelta)
+                transactions.appended(
+                    producerId: header.producerId, isTransactional: header.attributes.isTransactional, firstOffset: offset)
                 if header.producerId >= 0 {
                     producers.record(
                         producerId: header.producerId, producerEpoch: header.producerEpoch,
@@ -96,8 +100,89 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     public func appendInternal(_ records: ByteBuffer) throws -> LogAppendInfo {
         try lock.withLock {
             let info = try log.append(batches: records, leaderEpoch: _leaderEpoch)
+            // Transactional batches written by the broker (TxnOffsetCommit) open their producer's transaction.
+            var index = records.readerIndex
+            var offset = info.firstOffset
+            while let h = RecordBatchHeader(peekingAt: index, of: records) {
+                if !h.attributes.isControl {
+                    transactions.appended(producerId: h.producerId, isTransactional: h.attributes.isTransactional, firstOffset: offset)
+                }
+                offset += Int64(h.lastOffsetDelta) + 1
+                index += h.totalSize
+            }
             advanceHighWatermarkLocked()
             return info
+        }
+    }
+
+    // MARK: Transactions
+
+    /// The first offset a read_committed consumer may not see: the first offset of the oldest open transaction,
+    /// or the high watermark when none is open.
+    public var lastStableOffset: Int64 {
+        lock.withLock { transactions.lastStableOffset(highWatermark: log.highWatermark) }
+    }
+
+    /// Aborted transactions overlapping [from, to), oldest first, for read_committed fetches.
+    public func abortedTransactions(from: Int64, to: Int64) -> [TransactionState.AbortedTransaction] {
+        lock.withLock {
+            transactions.removeEntries(below: log.logStartOffset)
+            return transactions.abortedTransactions(from: from, to: to)
+        }
+    }
+
+    /// Writes a COMMIT or ABORT marker for `producerId` (Kafka's WriteTxnMarkers, done in-process by the
+    /// transaction coordinator): a control batch carrying the producer id and epoch, which ends the producer's open
+    /// transaction here. A marker with a newer epoch (a fenced or timed-out producer) moves the producer's epoch
+    /// forward, so batches of the old epoch are refused afterwards (INVALID_PRODUCER_EPOCH).
+    @discardableResult
+    public func writeTransactionMarker(
+        producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32, timestamp: Int64
+    ) throws -> Int64 {
+        try lock.withLock {
+            if let current = producers.entries[producerId]?.producerEpoch, producerEpoch < current {
+                throw AppendFailure.rejected(.invalidProducerEpoch, "marker epoch \(producerEpoch) below \(current) on \(topicPartition)")
+            }
+            let marker = ControlRecord(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
+            let batch = RecordBatchBuilder.transactionMarker(
+                marker, producerId: producerId, producerEpoch: producerEpoch, timestamp: timestamp)
+            let info = try log.append(batches: batch, leaderEpoch: _leaderEpoch)
+            producers.advanceEpoch(producerId: producerId, to: producerEpoch)
+            transactions.ended(producerId: producerId, commit: commit, markerOffset: info.firstOffset)
+            advanceHighWatermarkLocked()
+            return info.firstOffset
+        }
+    }
+
+    static let transactionSnapshotFileName = "transaction-state.snapshot"
+
+    private var transactionSnapshotPath: String {
+        (log.dir as NSString).appendingPathComponent(Self.transactionSnapshotFileName)
+    }
+
+    /// Open and aborted transactions (see `TransactionState`): the snapshot of the last clean shutdown, then the
+    /// log after it; without a valid snapshot the whole log is replayed.
+    private func loadTransactionState() {
+        var offset = log.logStartOffset
+        if let data = FileManager.default.contents(atPath: transactionSnapshotPath),
+           let (state, at) = TransactionState.load(snapshot: ByteBuffer(bytes: data)),
+           at <= log.logEndOffset, at >= log.logStartOffset {
+            transactions = state
+            offset = at
+        }
+        // An older snapshot stays valid after a crash: the replay below covers everything after its offset.
+        while offset < log.logEndOffset {
+            guard let data = try? log.read(from: offset, maxBytes: 1 << 20, maxOffset: .max, minOneBatch: true),
+                  !data.isEmpty else { break }
+            transactions.replay(batchesIn: data.records)
+            var index = data.records.readerIndex
+            var next = offset
+            while let h = RecordBatchHeader(peekingAt: index, of: data.records) {
+                next = h.nextOffset
+                index += h.totalSize
+            }
+            if next <= offset { break }
+            offset = next
         }
     }
 
@@ -105,13 +190,17 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
 
     private var snapshotPath: String { (log.dir as NSString).appendingPathComponent(Self.snapshotFileName) }
 
-    /// Writes the producer table (clean shutdown, or periodically), so start-up replays only what came after.
+    /// Writes the producer table and the transaction state (clean shutdown), so start-up replays only what came
+    /// after them.
     public func writeProducerSnapshot() {
-        let (buffer, path) = lock.withLock { (producers.snapshot(at: log.logEndOffset), snapshotPath) }
-        let data = Data(buffer.readableBytesView)
-        let tmp = path + ".tmp"
-        if FileManager.default.createFile(atPath: tmp, contents: data) {
-            _ = rename(tmp, path)
+        let (producerBuffer, transactionBuffer) = lock.withLock {
+            (producers.snapshot(at: log.logEndOffset), transactions.snapshot(at: log.logEndOffset))
+        }
+        for (buffer, path) in [(producerBuffer, snapshotPath), (transactionBuffer, transactionSnapshotPath)] {
+            let tmp = path + ".tmp"
+            if FileManager.default.createFile(atPath: tmp, contents: Data(buffer.readableBytesView)) {
+                _ = rename(tmp, path)
+            }
         }
     }
 

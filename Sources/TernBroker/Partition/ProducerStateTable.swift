@@ -80,11 +80,21 @@ public struct ProducerStateTable: Sendable {
         }
     }
 
+    /// A transaction marker with a newer epoch (fencing, timeout abort) makes it the producer's epoch; its next
+    /// batch starts again at sequence 0.
+    public mutating func advanceEpoch(producerId: Int64, to epoch: Int16) {
+        guard producerId >= 0 else { return }
+        if let entry = entries[producerId], entry.producerEpoch >= epoch { return }
+        entries[producerId] = Entry(producerEpoch: epoch, batches: [])
+    }
+
     /// Records every batch header in `buffer` (replay after a crash, from the snapshot offset on).
     public mutating func replay(batchesIn buffer: ByteBuffer) {
         var index = buffer.readerIndex
         while let header = RecordBatchHeader(peekingAt: index, of: buffer), index + header.totalSize <= buffer.writerIndex {
-            if header.producerId >= 0 && !header.attributes.isControl {
+            if header.producerId >= 0 && header.attributes.isControl {
+                advanceEpoch(producerId: header.producerId, to: header.producerEpoch)
+            } else if header.producerId >= 0 {
                 record(
                     producerId: header.producerId, producerEpoch: header.producerEpoch,
                     firstSequence: header.baseSequence, lastSequence: header.lastSequence,
