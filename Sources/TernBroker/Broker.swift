@@ -85,6 +85,9 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.
     public func shutdown() {
+        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands leadership
+        // to the other replicas at once (Kafka's controlled shutdown does this through the controller).
+        stopCluster()
         background.withLockedValue { tasks in
             for task in tasks { task.cancel() }
             tasks = []
@@ -93,7 +96,6 @@ public final class Broker: KafkaRequestHandler, Sendable {
         transactions.shutdown()
         coordinator.shutdown()
         replicaManager.shutdown()
-        stopCluster()
     }
 
     /// This broker's endpoint on the listener a client connected through (clients connect to exactly this).

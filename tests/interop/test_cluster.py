@@ -275,3 +275,18 @@ def test_zookeeper_restart_keeps_topics(zookeeper, cluster, topic_name):
     p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
     p.produce(topic_name, value=b"x")
     assert p.flush(15) == 0
+
+
+def test_create_partitions_spreads_and_elects_new_partitions(cluster, topic_name):
+    from confluent_kafka.admin import NewPartitions
+    create_topic(cluster, topic_name, partitions=1)
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_partitions([NewPartitions(topic_name, 3)])[topic_name].result(15)
+    wait_for(lambda: all(partition_meta(cluster, topic_name, p).leader >= 0 for p in range(3)), 15, "new leaders")
+    for p in range(3):
+        meta = partition_meta(cluster, topic_name, p)
+        assert sorted(meta.replicas) == [0, 1, 2] and sorted(meta.isrs) == [0, 1, 2]
+    prod = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+    for p in range(3):
+        prod.produce(topic_name, value=b"x", partition=p)
+    assert prod.flush(15) == 0

@@ -12,11 +12,14 @@ import TernStorage
 final class ReplicaFetcher: Sendable {
     let leaderId: Int32
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The current connection, so `stop` can close it at once rather than when the loop next wakes.
+    private let currentLink = NIOLockedValueBox<BrokerLink?>(nil)
 
     init(leaderId: Int32) { self.leaderId = leaderId }
 
     func start(broker: Broker) {
         let leaderId = self.leaderId
+        let currentLink = self.currentLink
         let t = Task.detached { [weak broker] in
             var link: BrokerLink?
             while !Task.isCancelled {
@@ -27,21 +30,27 @@ final class ReplicaFetcher: Sendable {
                     continue
                 }
                 do {
-                    if link == nil { link = try await broker.connectToBroker(leaderId) }
+                    if link == nil {
+                        link = try await broker.connectToBroker(leaderId)
+                        currentLink.withLockedValue { $0 = link }
+                    }
                     try await Self.fetchOnce(broker: broker, link: link!, partitions: followed)
                 } catch {
+                    if Task.isCancelled { return }  // stop() closed the connection
                     broker.logger.debug("replica fetcher for leader \(leaderId): \(error)")
                     link?.close()
                     link = nil
                     try? await Task.sleep(for: .milliseconds(500))
                 }
             }
-            link?.close()
         }
         task.withLockedValue { $0 = t }
     }
 
-    func stop() { task.withLockedValue { $0?.cancel() } }
+    func stop() {
+        task.withLockedValue { $0?.cancel() }
+        currentLink.withLockedValue { $0?.close() }
+    }
 
     /// KIP-101: before fetching, a follower asks the leader where its latest epoch ended and cuts its log there,
     /// so a former leader's unreplicated tail never stays under offsets the new leader assigns to other records.

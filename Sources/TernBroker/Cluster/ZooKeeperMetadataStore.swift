@@ -72,8 +72,9 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         reloadBrokers()
         reloadController()
         reloadTopicList()
-        // Re-arm the state watches of every known topic (a new session has none).
+        // Re-arm the topic and state watches of every known topic (a new session has none).
         for t in allTopics() {
+            _ = try? readTopic(t.name, watch: true)
             for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: t.name, partition: Int32(p))) }
         }
     }
@@ -236,6 +237,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case .nodeCreated(KafkaZNodes.controller), .nodeDeleted(KafkaZNodes.controller),
              .nodeDataChanged(KafkaZNodes.controller):
             reloadController()
+        case .nodeDataChanged(let path) where Self.topicFromPath(path) != nil:
+            reloadTopic(Self.topicFromPath(path)!)
         case .nodeCreated(let path), .nodeDataChanged(let path), .nodeDeleted(let path):
             if let tp = Self.partitionFromStatePath(path) { reloadLeadership(tp) }
         case .sessionExpired:
@@ -244,6 +247,29 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             renewSession()
         default: break
         }
+    }
+
+    /// `/brokers/topics/<t>` -> t
+    static func topicFromPath(_ path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count == 3, parts[0] == "brokers", parts[1] == "topics" else { return nil }
+        return String(parts[2])
+    }
+
+    /// A topic's assignment changed (CreatePartitions): the grown topic is announced again, so replicas create
+    /// the new logs and the controller elects their first leaders.
+    private func reloadTopic(_ name: String) {
+        guard let t = try? readTopic(name, watch: true) else { return }
+        let grown = state.withLockedValue { s -> Bool in
+            guard s.announced[name] != nil else { return false }
+            let before = s.announced[name]!.partitionCount
+            s.topics[name] = t
+            s.announced[name] = t
+            return t.partitionCount > before
+        }
+        guard grown else { return }
+        for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: name, partition: Int32(p))) }
+        publish(.topicsChanged(added: [t], removed: []))
     }
 
     static func partitionFromStatePath(_ path: String) -> TopicPartition? {
@@ -288,9 +314,12 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         var added: [TopicMetadata] = []
         var current: [String: TopicMetadata] = [:]
         for name in names {
-            guard let t = known[name] ?? (try? readTopic(name)) else { continue }
+            let isNew = announced[name] == nil
+            // First sight of a topic: (re-)read it with a data watch, for later partition additions.
+            guard let t = isNew ? ((try? readTopic(name, watch: true)) ?? known[name]) : (known[name] ?? (try? readTopic(name, watch: true)))
+            else { continue }
             current[name] = t
-            if announced[name] == nil { added.append(t) }
+            if isNew { added.append(t) }
         }
         let removed = announced.values.filter { current[$0.name] == nil }
         state.withLockedValue { s in
@@ -305,8 +334,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         if !added.isEmpty || !removed.isEmpty { publish(.topicsChanged(added: added, removed: Array(removed))) }
     }
 
-    private func readTopic(_ name: String) throws -> TopicMetadata? {
-        let (data, _) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: false, completion: $0) }
+    private func readTopic(_ name: String, watch: Bool = false) throws -> TopicMetadata? {
+        let (data, _) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: watch, completion: $0) }
         guard let node = ZNodeJSON.decode(TopicZNode.self, data), let assignment = node.assignment else {
             logger.warning("ignoring \(KafkaZNodes.topic(name)): not a topic assignment Tern understands")
             return nil
