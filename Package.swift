@@ -29,6 +29,17 @@ let package = Package(
                 .linkedLibrary("zstd"), .linkedLibrary("snappy"),
             ]
         ),
+        // C: a callback shim over Apache ZooKeeper's multi-threaded C client (libzookeeper-mt-dev).
+        .target(name: "CZooKeeper", linkerSettings: [.linkedLibrary("zookeeper_mt")]),
+        // ZooKeeper client (async/await over CZooKeeper) and Kafka's znode layout (paths, JSON payloads).
+        .target(
+            name: "TernCluster",
+            dependencies: [
+                "CZooKeeper",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // No I/O: wire primitives, generated messages, record batches, compression, error codes.
         .target(
             name: "KafkaProtocol",
@@ -75,7 +86,7 @@ let package = Package(
         .target(
             name: "TernBroker",
             dependencies: [
-                "KafkaProtocol", "TernNetwork", "TernStorage", "TernCoordinator",
+                "KafkaProtocol", "TernNetwork", "TernStorage", "TernCoordinator", "TernCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,6 +127,7 @@ let package = Package(
         .testTarget(name: "TernCoordinatorTests", dependencies: ["TernCoordinator"]),
         .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "TernBroker"]),
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker"]),
+        .testTarget(name: "TernClusterTests", dependencies: ["TernCluster"]),
     ],
     swiftLanguageModes: [.v6]
 )

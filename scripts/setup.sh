@@ -10,9 +10,9 @@ REQS="$ROOT/tests/interop/requirements.txt"
 log() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------------------------------
-# Libraries CTernCompression links (zlib, lz4, zstd, snappy), kcat for the CLI tests, zookeeper for ZooKeeper mode,
+# Libraries CTernCompression links (zlib, lz4, zstd, snappy), the ZooKeeper C client CZooKeeper links, kcat for the CLI tests, zookeeper for ZooKeeper mode,
 # python3-venv for the test venv.
-APT_PACKAGES=(liblz4-dev libzstd-dev libsnappy-dev zlib1g-dev kcat zookeeper python3-venv)
+APT_PACKAGES=(liblz4-dev libzstd-dev libsnappy-dev zlib1g-dev libzookeeper-mt-dev kcat zookeeper python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import TernCluster
 import TernNetwork
 import TernStorage
 
@@ -22,7 +23,11 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let producerIds: ProducerIdManager
     let coordinator: CoordinatorWiring
     let transactions = TransactionWiring()
-    private let advertised = NIOLockedValueBox<[KafkaListener]>([])
+    /// Cluster mode (`zookeeper.connect`): the controller this broker runs for; nil when alone.
+    let controller: ClusterController?
+    /// Cluster mode: replica fetchers and the ISR check (Broker+Cluster.swift).
+    let clusterRuntime = ClusterRuntime()
+    let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 
     public init(config: BrokerConfig, eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tern.broker")) throws {
@@ -33,8 +38,20 @@ public final class Broker: KafkaRequestHandler, Sendable {
         for dir in config.logDirs {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        self.clusterId = try MetaProperties.loadOrCreate(logDir: firstDir, nodeId: config.brokerId).clusterId
-        self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
+        let localClusterId = try MetaProperties.loadOrCreate(logDir: firstDir, nodeId: config.brokerId).clusterId
+        if let connect = config.zookeeperConnect {
+            let store = try Self.connectZooKeeper(connect, config: config, logger: logger)
+            self.clusterId = try store.clusterId(proposing: localClusterId)
+            if clusterId != localClusterId {
+                logger.notice("cluster id \(clusterId) from ZooKeeper (meta.properties has \(localClusterId))")
+            }
+            self.metadataStore = store
+            self.controller = ClusterController(store: store, brokerId: Int32(config.brokerId), logger: logger)
+        } else {
+            self.clusterId = localClusterId
+            self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
+            self.controller = nil
+        }
         self.replicaManager = try ReplicaManager(config: config, store: metadataStore, logger: logger)
         self.producerIds = try ProducerIdManager(directory: firstDir)
         self.coordinator = CoordinatorWiring()
@@ -48,6 +65,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Opens the internal coordinators and starts background work (retention, cleaning, checkpoints).
     public func start() throws {
+        try startCluster()
         try coordinator.start(broker: self)
         transactions.start(broker: self)
         let loop = eventLoopGroup.any()
@@ -67,6 +85,9 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.
     public func shutdown() {
+        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands leadership
+        // to the other replicas at once (Kafka's controlled shutdown does this through the controller).
+        stopCluster()
         background.withLockedValue { tasks in
             for task in tasks { task.cancel() }
             tasks = []

@@ -57,7 +57,7 @@ extension Broker {
         }
         let added = Int(count) - current
         let replicationFactor = topic.assignment.first?.count ?? 1
-        let liveBrokers: Set<Int32> = [brokerId]
+        let liveBrokers: Set<Int32> = metadataStore.liveBrokers().map { Set($0.keys) } ?? [brokerId]
         var newReplicas: [[Int32]]
         if let assignments {
             guard assignments.count == added else {
@@ -89,13 +89,21 @@ extension Broker {
             }
             newReplicas = assignments
         } else {
-            newReplicas = Array(repeating: topic.assignment.last ?? [brokerId], count: added)
+            if metadataStore.liveBrokers() != nil {
+                // Cluster: spread the new partitions over the live brokers, as for a new topic.
+                newReplicas = ReplicaAssignment.roundRobin(
+                    partitions: added, replicationFactor: replicationFactor, brokers: liveBrokers.sorted(), startIndex: current)
+            } else {
+                newReplicas = Array(repeating: topic.assignment.last ?? [brokerId], count: added)
+            }
         }
         if validateOnly { return }
         topic.assignment += newReplicas
         do {
             try metadataStore.update(topic)
-            try replicaManager.createLogs(for: topic, fromPartition: current)
+            if zooKeeperStore == nil {
+                try replicaManager.createLogs(for: topic, fromPartition: current)
+            }  // in a cluster every replica adopts the new partitions from the topic znode's data watch
         } catch {
             logger.error("adding partitions to \(name) failed: \(error)")
             throw TopicCreationFailure(code: .kafkaStorageError, message: "\(error)")

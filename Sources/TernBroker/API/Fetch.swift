@@ -19,7 +19,7 @@ import Darwin
 /// Zero copy: on connections that allow it (PLAINTEXT) records stay in their segment files and go to the socket
 /// with sendfile (`FetchResponseEncoder` emits them as file parts); like Kafka's, such a range may end in a
 /// partial batch, which clients skip. Elsewhere they are read into the response and cut to whole batches.
-/// Differs from Kafka: follower fetches (replica id >= 0) are served like consumer fetches until replication lands.
+/// Follower fetches (replica id >= 0) from brokers of a cluster are served by Fetch+Replica.swift.
 extension Broker {
     typealias FetchPartitionKey = FetchSessionCache.PartitionKey
 
@@ -51,6 +51,9 @@ extension Broker {
     }
 
     private func fetch(_ request: FetchRequest, _ ctx: RequestContext, zeroCopy: Bool) throws -> EventLoopFuture<FetchResult> {
+        if isReplicaFetch(request) {  // Fetch+Replica.swift
+            return replicaFetch(request, ctx).map { FetchResult(response: $0 ?? FetchResponse()) }
+        }
         let version = ctx.apiVersion
         let byId = version >= 13
         var requested: [(FetchPartitionKey, FetchSessionCache.PartitionState)] = []
@@ -152,7 +155,7 @@ extension Broker {
             p.records = ByteBuffer()
             var fileRecords: FetchFileRecords?
             var changed = !plan.incremental
-            if let partition = replicaManager.partition(topic: key.topic, index: key.partition) {
+            if let partition = replicaManager.partition(topic: key.topic, index: key.partition), partition.isLeader {
                 let log = partition.log
                 let offsets = log.offsets
                 p.highWatermark = offsets.highWatermark
@@ -211,7 +214,7 @@ extension Broker {
                     changed = true
                 }
             } else {
-                p.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                p.errorCode = fetchErrorForMissingLeader(topic: key.topic, partition: key.partition).rawValue
                 p.highWatermark = -1
                 hasError = true
                 changed = true

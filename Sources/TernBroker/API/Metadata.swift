@@ -3,16 +3,18 @@ import TernStorage
 
 /// Metadata (key 3), versions 0-12.
 /// Lists this broker (its advertised endpoint on the listener the client used), the cluster id, the controller
-/// (this broker), and the requested topics (all when `topics` is null, or empty at v0). Unknown topics are
+/// (this broker), and the requested topics. With `zookeeper.connect`: every live broker from /brokers/ids, the
+/// controller from /controller, and each partition's leader, leader epoch and ISR from its state znode (no state
+/// yet: LEADER_NOT_AVAILABLE; replicas of dead brokers listed as offline) (all when `topics` is null, or empty at v0). Unknown topics are
 /// auto-created when `auto.create.topics.enable` is on and the request allows it (v4+ `allow_auto_topic_creation`);
 /// otherwise UNKNOWN_TOPIC_OR_PARTITION. Invalid names answer INVALID_TOPIC_EXCEPTION. Topic ids from v10, lookup
 /// by id from v10 (name null). Authorized-operations fields answer "not requested" (-2147483648).
 extension Broker {
     func metadata(_ request: MetadataRequest, _ ctx: RequestContext) throws -> MetadataResponse {
         var response = MetadataResponse()
-        response.brokers = [brokerEntry(ctx)]
+        response.brokers = clusterBrokerEntries(ctx) ?? [brokerEntry(ctx)]
         response.clusterId = clusterId
-        response.controllerId = brokerId
+        response.controllerId = metadataStore.liveBrokers() == nil ? brokerId : (metadataStore.controllerId() ?? -1)
         let allowAutoCreate = ctx.apiVersion < 4 || request.allowAutoTopicCreation
         let requested = request.topics
         if requested == nil || (ctx.apiVersion == 0 && requested?.isEmpty == true) {
@@ -51,6 +53,21 @@ extension Broker {
         return broker
     }
 
+    /// Every live broker, on the listener the client used (brokers without it are left out, as Kafka does).
+    func clusterBrokerEntries(_ ctx: RequestContext) -> [MetadataResponse.MetadataResponseBroker]? {
+        guard let live = metadataStore.liveBrokers(), !live.isEmpty else { return nil }
+        return live.keys.sorted().compactMap { id in
+            let b = live[id]!
+            guard let e = b.endpoints[ctx.connection.listenerName] else { return nil }
+            var broker = MetadataResponse.MetadataResponseBroker()
+            broker.nodeId = id
+            broker.host = e.host
+            broker.port = Int32(e.port)
+            broker.rack = b.rack
+            return broker
+        }
+    }
+
     private func topicError(name: String?, _ code: ErrorCode) -> MetadataResponse.MetadataResponseTopic {
         var t = MetadataResponse.MetadataResponseTopic()
         t.errorCode = code.rawValue
@@ -66,11 +83,21 @@ extension Broker {
         t.partitions = topic.assignment.enumerated().map { index, replicas in
             var p = MetadataResponse.MetadataResponsePartition()
             p.partitionIndex = Int32(index)
+            p.replicaNodes = replicas
+            p.offlineReplicas = []
+            if let live = metadataStore.liveBrokers() {
+                // Cluster: what the controller wrote; no state yet means no leader yet (clients retry).
+                let l = metadataStore.leadership(of: TopicPartition(topic: topic.name, partition: Int32(index)))
+                p.leaderId = l?.leader ?? -1
+                p.leaderEpoch = l?.leaderEpoch ?? -1
+                p.isrNodes = l?.isr ?? []
+                p.offlineReplicas = replicas.filter { live[$0] == nil }
+                if p.leaderId < 0 { p.errorCode = ErrorCode.leaderNotAvailable.rawValue }
+                return p
+            }
             p.leaderId = brokerId
             p.leaderEpoch = replicaManager.partition(topic: topic.name, index: Int32(index))?.leaderEpoch ?? 0
-            p.replicaNodes = replicas
             p.isrNodes = replicas
-            p.offlineReplicas = []
             return p
         }
         return t

@@ -12,6 +12,7 @@ import TernStorage
 /// error closes the connection instead, as in Kafka);
 /// acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS otherwise). On a single broker acks=-1 is satisfied once the
 /// leader has appended (the ISR is the leader alone); `min.insync.replicas` > 1 answers NOT_ENOUGH_REPLICAS.
+/// In a cluster acks=-1 waits until the high watermark covers the batch (Produce+Replica.swift).
 /// Differs from Kafka: an unknown topic is auto-created here when auto creation is on (librdkafka relies on it).
 extension Broker {
     func produce(_ request: ProduceRequest, _ ctx: RequestContext) throws -> EventLoopFuture<ProduceResponse?> {
@@ -19,6 +20,7 @@ extension Broker {
         var response = ProduceResponse()
         let validAcks = acks == 0 || acks == 1 || acks == -1
         let now = Broker.nowMs()
+        var replicationWaits: [ReplicationWait] = []
         for topicData in request.topicData {
             var topicResponse = ProduceResponse.TopicProduceResponse()
             topicResponse.name = topicData.name
@@ -29,8 +31,16 @@ extension Broker {
                 p.baseOffset = -1
                 if !validAcks {
                     p.errorCode = ErrorCode.invalidRequiredAcks.rawValue
+                } else if let topic, let partition = replicaManager.partition(topic: topic.name, index: partitionData.index),
+                          !partition.isLeader {
+                    p.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let topic, let partition = replicaManager.partition(topic: topic.name, index: partitionData.index) {
                     appendPartition(partition, records: partitionData.records, acks: acks, version: ctx.apiVersion, now: now, into: &p)
+                    if acks == -1 && p.errorCode == 0 && zooKeeperStore != nil {
+                        replicationWaits.append(.init(
+                            topicIndex: response.responses.count, partitionIndex: topicResponse.partitionResponses.count,
+                            partition: partition, requiredOffset: partition.log.logEndOffset))
+                    }
                 } else {
                     p.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                 }
@@ -48,6 +58,9 @@ extension Broker {
             }
             return ctx.eventLoop.makeSucceededFuture(nil)
         }
+        if !replicationWaits.isEmpty {
+            return awaitReplication(response, replicationWaits, timeoutMs: request.timeoutMs, ctx)  // Produce+Replica.swift
+        }
         return ctx.eventLoop.makeSucceededFuture(response)
     }
 
@@ -62,9 +75,10 @@ extension Broker {
             return
         }
         let logConfig = partition.log.config
-        if acks == -1 && logConfig.minInsyncReplicas > 1 {
+        let isrSize = partition.inSyncReplicaCount
+        if acks == -1 && logConfig.minInsyncReplicas > isrSize {
             p.errorCode = ErrorCode.notEnoughReplicas.rawValue
-            p.errorMessage = "min.insync.replicas=\(logConfig.minInsyncReplicas) but the ISR has 1 replica"
+            p.errorMessage = "min.insync.replicas=\(logConfig.minInsyncReplicas) but the ISR has \(isrSize) replica(s)"
             return
         }
         if version < 3 {

@@ -33,7 +33,7 @@ extension Broker {
                     code: .invalidTopicException, message: "Topic '\(name)' collides with existing topic: \(clash.name)")
             }
         }
-        let liveBrokers: [Int32] = [brokerId]
+        let liveBrokers: [Int32] = metadataStore.liveBrokers().map { $0.keys.sorted() } ?? [brokerId]
         var assignment: [[Int32]]
         if !assignments.isEmpty {
             if partitions != -1 || replicationFactor != -1 {
@@ -64,7 +64,7 @@ extension Broker {
                     code: .invalidReplicationFactor,
                     message: "Unable to replicate the partition \(rf) time(s): The target replication factor of \(rf) cannot be reached because only \(liveBrokers.count) broker(s) are registered.")
             }
-            assignment = (0..<Int(count)).map { _ in Array(liveBrokers.prefix(Int(rf))) }
+            assignment = ReplicaAssignment.roundRobin(partitions: Int(count), replicationFactor: Int(rf), brokers: liveBrokers)
         }
         for (key, _) in configs where !LogConfig.names.contains(key) {
             throw TopicCreationFailure(code: .invalidConfig, message: "Unknown topic config name: \(key)")
@@ -82,7 +82,7 @@ extension Broker {
             guard try metadataStore.create(topic) else {
                 throw TopicCreationFailure(code: .topicAlreadyExists, message: "Topic '\(name)' already exists.")
             }
-            try replicaManager.createLogs(for: topic)
+            try createLocalLogs(for: topic)
         } catch let failure as TopicCreationFailure {
             throw failure
         } catch {

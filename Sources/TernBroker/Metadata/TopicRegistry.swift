@@ -1,6 +1,7 @@
 import Foundation
 import KafkaProtocol
 import NIOConcurrencyHelpers
+import TernStorage
 
 /// A topic as the cluster metadata knows it: id, partition count and replica assignment, config overrides.
 public struct TopicMetadata: Sendable, Equatable, Codable {
@@ -29,6 +30,43 @@ public protocol MetadataStore: Sendable {
     func create(_ topic: TopicMetadata) throws -> Bool
     func update(_ topic: TopicMetadata) throws
     func delete(named name: String) throws -> TopicMetadata?
+
+    // Cluster view. The embedded store answers nil: this broker is the whole cluster, leader of everything.
+    /// Registered (live) brokers by id.
+    func liveBrokers() -> [Int32: ClusterBroker]?
+    /// A partition's leader, leader epoch and ISR as the controller last wrote them.
+    func leadership(of tp: TopicPartition) -> PartitionLeadership?
+    /// The active controller's broker id.
+    func controllerId() -> Int32?
+}
+
+extension MetadataStore {
+    public func liveBrokers() -> [Int32: ClusterBroker]? { nil }
+    public func leadership(of tp: TopicPartition) -> PartitionLeadership? { nil }
+    public func controllerId() -> Int32? { nil }
+}
+
+/// A live broker as its registration describes it.
+public struct ClusterBroker: Sendable, Equatable {
+    public var id: Int32
+    public var rack: String?
+    /// listener name -> (host, port)
+    public var endpoints: [String: (host: String, port: Int)]
+
+    public static func == (a: ClusterBroker, b: ClusterBroker) -> Bool {
+        a.id == b.id && a.rack == b.rack && a.endpoints.mapValues { "\($0.host):\($0.port)" } == b.endpoints.mapValues { "\($0.host):\($0.port)" }
+    }
+}
+
+/// Who leads a partition and who is in sync, with the epochs that fence stale leaders and controllers.
+public struct PartitionLeadership: Sendable, Equatable {
+    /// -1 while no replica can lead (offline).
+    public var leader: Int32
+    public var leaderEpoch: Int32
+    public var isr: [Int32]
+    public var controllerEpoch: Int32
+    /// The znode version, for conditional updates.
+    public var zkVersion: Int32
 }
 
 public final class EmbeddedMetadataStore: MetadataStore {

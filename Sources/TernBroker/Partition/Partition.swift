@@ -7,15 +7,27 @@ import TernStorage
 
 /// One partition replica on this broker: its log plus the state Kafka keeps beside it (leader epoch, the
 /// idempotent-producer table). Appends are serialised by the partition lock so the producer-sequence check and
-/// the append are one step. On a single broker the leader's log end offset is the high watermark; the cluster
-/// issue moves the high watermark to the minimum over the ISR, which is why it is already kept apart here.
+/// the append are one step. On a single broker the leader's log end offset is the high watermark; in a cluster
+/// the high watermark is the minimum log end offset over the ISR (Partition+Replication.swift).
 public final class Partition: @unchecked Sendable {  // mutable state is guarded by `lock`
     public let topicPartition: TopicPartition
     public let log: Log
-    private let lock = NIOLock()
-    private var producers = ProducerStateTable()
+    let lock = NIOLock()
+    var producers = ProducerStateTable()
     private var transactions = TransactionState()
-    private var _leaderEpoch: Int32
+    var _leaderEpoch: Int32
+    /// Alone (no ZooKeeper) a broker leads every partition; in a cluster the controller's state znode decides.
+    var _isLeader = true
+    var _leader: Int32 = -1
+    /// Cluster state (see Partition+Replication.swift): set once the controller has given this replica a role.
+    var _clustered = false
+    var _isr: [Int32] = []
+    var _isrZkVersion: Int32 = 0
+    var _localBrokerId: Int32 = -1
+    /// Leader only: each follower's log end offset (its last fetch offset) and when it last caught up.
+    var _followers: [Int32: FollowerState] = [:]
+    /// Follower only: the log may hold batches the new leader does not have; truncate before fetching.
+    var _needsTruncation = false
 
     static let snapshotFileName = "producer-state.snapshot"
 
@@ -28,6 +40,9 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     }
 
     public var leaderEpoch: Int32 { lock.withLock { _leaderEpoch } }
+    public var isLeader: Bool { lock.withLock { _isLeader } }
+    /// The leader's broker id as last learnt (-1 unknown); followers fetch from it.
+    public var leaderId: Int32 { lock.withLock { _leader } }
 
     /// The outcome of a leader append, for the produce response.
     public struct AppendResult: Sendable {
@@ -74,8 +89,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
                 }
                 offset = last + 1
             }
-            // Single replica: everything appended is committed. Replication replaces this with the ISR minimum.
-            _ = log.updateHighWatermark(log.logEndOffset)
+            // Alone, everything appended is committed; in a cluster the ISR minimum decides.
+            advanceHighWatermarkLocked()
             return AppendResult(baseOffset: info.firstOffset, logAppendTime: info.logAppendTime, logStartOffset: info.logStartOffset)
         }
     }
@@ -95,7 +110,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
                 offset += Int64(h.lastOffsetDelta) + 1
                 index += h.totalSize
             }
-            _ = log.updateHighWatermark(log.logEndOffset)
+            advanceHighWatermarkLocked()
             return info
         }
     }
@@ -134,7 +149,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
             let info = try log.append(batches: batch, leaderEpoch: _leaderEpoch)
             producers.advanceEpoch(producerId: producerId, to: producerEpoch)
             transactions.ended(producerId: producerId, commit: commit, markerOffset: info.firstOffset)
-            _ = log.updateHighWatermark(log.logEndOffset)
+            advanceHighWatermarkLocked()
             return info.firstOffset
         }
     }

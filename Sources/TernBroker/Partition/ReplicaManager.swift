@@ -91,6 +91,22 @@ public final class ReplicaManager: Sendable {
         }
     }
 
+    /// Cluster mode: creates the missing logs of the partitions `brokerId` replicates (a topic created on another
+    /// broker). Existing partitions are left as they are.
+    func ensureLogs(for topic: TopicMetadata, brokerId: Int32) throws -> [Partition] {
+        let logConfig = try LogConfig(topic.configs, defaults: defaultLogConfig)
+        var created: [Partition] = []
+        for (p, replicas) in topic.assignment.enumerated() where replicas.contains(brokerId) {
+            let tp = TopicPartition(topic: topic.name, partition: Int32(p))
+            if partition(tp) != nil { continue }
+            let log = try logManager.getOrCreateLog(tp, config: logConfig)
+            let partition = Partition(topicPartition: tp, log: log, logger: logger)
+            partitions.withLockedValue { $0[tp] = $0[tp] ?? partition }
+            created.append(partition)
+        }
+        return created
+    }
+
     func deleteLogs(of topic: TopicMetadata) throws {
         for p in 0..<topic.partitionCount {
             let tp = TopicPartition(topic: topic.name, partition: Int32(p))

@@ -1,0 +1,140 @@
+import Foundation
+import KafkaProtocol
+import NIOCore
+import TernStorage
+
+/// What the leader knows about one follower.
+struct FollowerState {
+    /// The follower's log end offset: the offset of its last fetch.
+    var logEndOffset: Int64
+    /// Last time the follower had fetched up to the leader's log end offset (Kafka's lastCaughtUpTimeMs).
+    var lastCaughtUpMs: Int64
+}
+
+/// Replication state of a partition in a cluster.
+///
+/// Leader: the high watermark is the minimum log end offset over the ISR (the leader's own included), so a
+/// record is committed, and readable by consumers, once every in-sync replica has it; followers report their log
+/// end offset as the offset of each fetch. A follower that has not caught up for `replica.lag.time.max.ms` drops
+/// out of the ISR; one that reaches the high watermark comes back (both written to ZooKeeper by the broker,
+/// conditionally on the state znode's version).
+/// Follower: appends the leader's batches as they are (offsets and epochs kept) and takes the leader's high
+/// watermark, capped at its own log end.
+extension Partition {
+    /// Applies a role decided by the controller (or a leader's own ISR change).
+    /// A replica that becomes a follower (or sees a new leader epoch) first truncates its log where it diverges
+    /// from the new leader's (KIP-101: OffsetForLeaderEpoch, done by the replica fetcher), then fetches.
+    public func setRole(leader: Int32, leaderEpoch: Int32, isr: [Int32] = [], zkVersion: Int32 = 0, localBrokerId: Int32) {
+        lock.withLock {
+            let wasLeader = _isLeader && _clustered
+            let becomesLeader = leader == localBrokerId
+            let newEpoch = leaderEpoch != _leaderEpoch || !_clustered
+            _clustered = true
+            _localBrokerId = localBrokerId
+            _leader = leader
+            _isLeader = becomesLeader
+            _leaderEpoch = leaderEpoch
+            _isr = isr
+            _isrZkVersion = zkVersion
+            if becomesLeader && (newEpoch || !wasLeader) {
+                // Followers start unknown: the high watermark waits for their first fetch.
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                _followers = [:]
+                for r in isr where r != localBrokerId { _followers[r] = FollowerState(logEndOffset: -1, lastCaughtUpMs: now) }
+            }
+            if !becomesLeader && (wasLeader || newEpoch) {
+                _followers = [:]
+                _needsTruncation = true
+            }
+            advanceHighWatermarkLocked()
+        }
+    }
+
+    public var inSyncReplicas: [Int32] { lock.withLock { _clustered ? _isr : [] } }
+    /// The ISR size `min.insync.replicas` is compared with (1 on a broker alone).
+    public var inSyncReplicaCount: Int { lock.withLock { _clustered ? _isr.count : 1 } }
+    var isrZkVersion: Int32 { lock.withLock { _isrZkVersion } }
+
+    /// Leader side of a follower fetch: records the follower's position; true when the high watermark moved.
+    @discardableResult
+    public func recordFollowerFetch(replicaId: Int32, fetchOffset: Int64, nowMs: Int64) -> Bool {
+        lock.withLock {
+            guard _isLeader, _clustered else { return false }
+            var f = _followers[replicaId] ?? FollowerState(logEndOffset: -1, lastCaughtUpMs: 0)
+            f.logEndOffset = fetchOffset
+            if fetchOffset >= log.logEndOffset { f.lastCaughtUpMs = nowMs }
+            _followers[replicaId] = f
+            let before = log.highWatermark
+            advanceHighWatermarkLocked()
+            return log.highWatermark != before
+        }
+    }
+
+    /// Must hold `lock`. Alone: the log end. Cluster leader: the ISR minimum. Follower: unchanged here.
+    func advanceHighWatermarkLocked() {
+        guard _clustered else {
+            _ = log.updateHighWatermark(log.logEndOffset)
+            return
+        }
+        guard _isLeader else { return }
+        var hw = log.logEndOffset
+        for r in _isr where r != _localBrokerId {
+            hw = min(hw, max(_followers[r]?.logEndOffset ?? -1, 0))
+        }
+        // Never moves back (a follower that re-joins behind cannot un-commit records).
+        if hw > log.highWatermark { _ = log.updateHighWatermark(hw) }
+    }
+
+    /// The ISR the leader wants now: laggards out (not caught up for `lagMaxMs`), followers at or past the high
+    /// watermark back in. nil when it is unchanged.
+    func proposedIsr(nowMs: Int64, lagMaxMs: Int64, replicas: [Int32]) -> [Int32]? {
+        lock.withLock {
+            guard _isLeader, _clustered else { return nil }
+            let hw = log.highWatermark
+            var next = _isr.filter { r in
+                r == _localBrokerId || nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs
+            }
+            for r in replicas where !next.contains(r) && r != _localBrokerId {
+                if let f = _followers[r], f.logEndOffset >= hw, nowMs - f.lastCaughtUpMs <= lagMaxMs { next.append(r) }
+            }
+            if !next.contains(_localBrokerId) { next.insert(_localBrokerId, at: 0) }
+            return Set(next) == Set(_isr) ? nil : next
+        }
+    }
+
+    /// Follower: whether the log must be reconciled with the leader's before fetching, and from which epoch.
+    var truncationRequest: (currentLeaderEpoch: Int32, latestEpoch: Int32)? {
+        lock.withLock {
+            guard _needsTruncation, !_isLeader else { return nil }
+            guard let latest = log.latestEpoch else {
+                _needsTruncation = false  // empty log: nothing can diverge
+                return nil
+            }
+            return (_leaderEpoch, latest)
+        }
+    }
+
+    /// Follower: the leader's end offset for our latest epoch; everything from there on is not on the leader.
+    /// `endOffset` < 0 (the leader knows no epoch that old) falls back to the high watermark.
+    func truncateForLeader(endOffset: Int64, expectedLeaderEpoch: Int32) throws {
+        try lock.withLock {
+            guard _needsTruncation, !_isLeader, _leaderEpoch == expectedLeaderEpoch else { return }
+            let target = endOffset >= 0 ? min(endOffset, log.logEndOffset) : log.highWatermark
+            if target < log.logEndOffset { try log.truncate(to: target) }
+            _needsTruncation = false
+        }
+    }
+
+    /// Follower append: the leader's batches with their offsets and epochs; producer state follows along so
+    /// that this replica can lead with the right sequence numbers. The high watermark is the leader's, capped.
+    public func appendAsFollower(_ records: ByteBuffer, leaderHighWatermark: Int64) throws {
+        try lock.withLock {
+            guard !_isLeader else { return }
+            if records.readableBytes > 0 {
+                _ = try log.append(batches: records, leaderEpoch: _leaderEpoch, assignOffsets: false)
+                producers.replay(batchesIn: records)
+            }
+            _ = log.updateHighWatermark(min(leaderHighWatermark, log.logEndOffset))
+        }
+    }
+}
