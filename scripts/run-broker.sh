@@ -9,6 +9,9 @@ cd "$ROOT"
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 BIN="$ROOT/.build/release/tern"
 
+# The C libraries the build links (zlib, lz4, zstd, snappy, zookeeper): installed when missing.
+"$ROOT/scripts/setup.sh" --build-only >&2
+
 if [[ ! -x "$BIN" ]] || [[ -n "$(find Sources Package.swift -newer "$BIN" -print -quit 2>/dev/null)" ]]; then
     echo "[run-broker] building release binary" >&2
     swift build -c release --product tern >&2

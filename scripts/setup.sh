@@ -12,7 +12,10 @@ log() { printf '[setup] %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------------------------------------------
 # Libraries CTernCompression links (zlib, lz4, zstd, snappy), the ZooKeeper C client CZooKeeper links, kcat for the CLI tests, zookeeper for ZooKeeper mode,
 # python3-venv for the test venv.
-APT_PACKAGES=(liblz4-dev libzstd-dev libsnappy-dev zlib1g-dev libzookeeper-mt-dev kcat zookeeper python3-venv)
+BUILD_PACKAGES=(liblz4-dev libzstd-dev libsnappy-dev zlib1g-dev libzookeeper-mt-dev)
+APT_PACKAGES=("${BUILD_PACKAGES[@]}" kcat zookeeper python3-venv)
+# `setup.sh --build-only`: just what building the broker needs (scripts/run-broker.sh uses it).
+if [[ "${1:-}" == "--build-only" ]]; then APT_PACKAGES=("${BUILD_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -46,6 +49,7 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 log "$(swift --version 2>&1 | head -n1)"
+if [[ "${1:-}" == "--build-only" ]]; then exit 0; fi
 
 # --- Python venv ------------------------------------------------------------------------------------------------
 # Prefer the python3 on PATH; fall back to Debian's, which python3-venv serves.
