@@ -31,6 +31,10 @@ public struct ConsumerConfig: Sendable {
     public var maxPollInterval: Duration = .seconds(300)
     /// `check.crcs`. Default true.
     public var checkCRCs = true
+    /// `partition.assignment.strategy`, in preference order. Default range then cooperative-sticky (Java's).
+    public var partitionAssignmentStrategy: [PartitionAssignor] = [.range, .cooperativeSticky]
+    /// `metadata.max.age.ms`: how often a pattern subscription re-checks the topic list. Default 5 min.
+    public var metadataMaxAge: Duration = .seconds(300)
 
     public init(bootstrapServers: [String], groupId: String? = nil) {
         cluster = ClusterConfig(bootstrapServers: bootstrapServers, clientId: "consumer-1")
@@ -68,6 +72,20 @@ public struct ConsumerConfig: Sendable {
         if let v = try int("heartbeat.interval.ms") { heartbeatInterval = .milliseconds(v) }
         if let v = try int("max.poll.interval.ms") { maxPollInterval = .milliseconds(v) }
         if let v = properties["check.crcs"] { checkCRCs = v.lowercased() != "false" }
+        if let v = try int("metadata.max.age.ms") { metadataMaxAge = .milliseconds(v) }
+        if let raw = properties["partition.assignment.strategy"] {
+            var list: [PartitionAssignor] = []
+            for name in raw.split(separator: ",") {
+                guard let a = PartitionAssignor(configValue: String(name)) else {
+                    throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration partition.assignment.strategy: unknown assignor \(name)")
+                }
+                list.append(a)
+            }
+            guard !list.isEmpty else {
+                throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration partition.assignment.strategy")
+            }
+            partitionAssignmentStrategy = list
+        }
     }
 }
 

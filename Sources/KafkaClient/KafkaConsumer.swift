@@ -11,9 +11,16 @@ public actor KafkaConsumer {
     /// Assigned partitions and their next offsets (nil: reset by auto.offset.reset on the next poll).
     var positions: [TopicPartition: Int64?] = [:]
     /// Records fetched beyond what one poll returned.
-    private var buffered: [ConsumerRecord] = []
+    var buffered: [ConsumerRecord] = []
     var closed = false
     var group: GroupMembership?
+    /// Partitions `pause`d by the application: still assigned, not fetched.
+    var paused: Set<TopicPartition> = []
+    var rebalanceListener: (any ConsumerRebalanceListener)?
+    /// The last `commitAsync`, so the next one waits for it: async commits complete in call order, as in Java.
+    var commitChain: Task<Void, Never>?
+    /// Sends heartbeats while the application is busy between polls (see KafkaConsumer+Heartbeat.swift).
+    var heartbeatTask: Task<Void, Never>?
 
     public init(config: ConsumerConfig) throws {
         self.config = config
@@ -31,6 +38,7 @@ public actor KafkaConsumer {
         var next: [TopicPartition: Int64?] = [:]
         for tp in partitions { next.updateValue(positions[tp] ?? nil, forKey: tp) }  // a nil value must stay a key
         positions = next
+        paused.formIntersection(partitions)
         buffered.removeAll { !partitions.contains(TopicPartition($0.topic, $0.partition)) }
     }
 
@@ -105,6 +113,10 @@ public actor KafkaConsumer {
                     break
                 }
                 let remaining = deadline - ContinuousClock.now
+                guard positions.keys.contains(where: { !paused.contains($0) }) else {
+                    try await Task.sleep(for: min(timeout, .milliseconds(100)))
+                    break
+                }
                 try await fetchOnce(maxWait: max(.zero, min(config.fetchMaxWait, remaining)))
             } while buffered.isEmpty && ContinuousClock.now < deadline
         }
@@ -137,7 +149,7 @@ public actor KafkaConsumer {
     /// One Fetch per leader, concurrently; appends what came back to `buffered` and advances positions.
     private func fetchOnce(maxWait: Duration) async throws {
         var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
-        for (tp, position) in positions {
+        for (tp, position) in positions where !paused.contains(tp) {
             guard let position else { continue }
             let leader = try await cluster.leader(for: tp)
             byLeader[leader, default: []].append((tp, position))
@@ -242,6 +254,9 @@ public actor KafkaConsumer {
 
     public func close() async {
         guard !closed else { return }
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        await commitChain?.value
         if group != nil { await leaveGroup() }
         closed = true
         await cluster.close()
