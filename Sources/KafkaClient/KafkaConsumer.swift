@@ -225,10 +225,25 @@ public actor KafkaConsumer {
             throw KafkaClientError(.protocolViolation, "corrupt record batch from \(tp) at offset \(from): \(error)")
         }
         var next = from
+        // read_committed: the broker sends records up to the last stable offset and lists the aborted
+        // transactions among them; their records are skipped here (Java's Fetcher does the same).
+        var pendingAborts = config.readCommitted ? (p.abortedTransactions ?? []).sorted { $0.firstOffset < $1.firstOffset } : []
+        var abortedProducers = Set<Int64>()
         for batch in batches {
             let lastOffset = batch.header.baseOffset + Int64(batch.header.lastOffsetDelta)
             defer { next = max(next, lastOffset + 1) }
-            if batch.header.attributes.isControl { continue }
+            while let first = pendingAborts.first, first.firstOffset <= lastOffset {
+                abortedProducers.insert(first.producerId)
+                pendingAborts.removeFirst()
+            }
+            if batch.header.attributes.isControl {
+                // The marker ends the producer's transaction: its later batches are not part of the aborted one.
+                if batch.records.first.flatMap({ try? ControlRecord(key: $0.key, value: $0.value) })?.type == .abort {
+                    abortedProducers.remove(batch.header.producerId)
+                }
+                continue
+            }
+            if batch.header.attributes.isTransactional && abortedProducers.contains(batch.header.producerId) { continue }
             for record in batch.records {
                 let offset = batch.offset(of: record)
                 guard offset >= from else { continue }
