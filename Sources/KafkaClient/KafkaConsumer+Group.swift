@@ -15,6 +15,10 @@ struct GroupMembership: Sendable {
     var assignor: PartitionAssignor?
     /// True while joinGroup runs, so the heartbeat task leaves the membership alone.
     var joining = false
+    /// group.protocol=consumer (KIP-848): `generationId` holds the member epoch.
+    var consumerProtocol = false
+    /// The interval the coordinator asked for (KIP-848), else heartbeat.interval.ms.
+    var heartbeatInterval: Duration?
     var memberId = ""
     var generationId: Int32 = -1
     var coordinator: Int32 = -1
@@ -51,6 +55,13 @@ extension KafkaConsumer {
     private func subscribe(_ membership: GroupMembership, _ listener: (any ConsumerRebalanceListener)?) async throws {
         if group != nil { await leaveGroup() }
         rebalanceListener = listener
+        var membership = membership
+        if config.groupProtocolConsumer {
+            // KIP-848 v1: the member names itself; epoch 0 asks to join.
+            membership.consumerProtocol = true
+            membership.memberId = KafkaUUID.random().description
+            membership.generationId = 0
+        }
         group = membership
         try await joinGroup()
         startHeartbeats()
@@ -142,6 +153,10 @@ extension KafkaConsumer {
 
     func joinGroup() async throws {
         guard var g = group else { return }
+        if g.consumerProtocol {
+            try await consumerGroupJoin()
+            return
+        }
         group?.joining = true
         defer { group?.joining = false }
         if config.enableAutoCommit && g.generationId >= 0 { try? await commitSync() }
@@ -275,7 +290,7 @@ extension KafkaConsumer {
         }
     }
 
-    private func findCoordinator(_ groupId: String) async throws -> Int32 {
+    func findCoordinator(_ groupId: String) async throws -> Int32 {
         var request = FindCoordinatorRequest()
         request.key = groupId
         request.keyType = 0
@@ -300,6 +315,10 @@ extension KafkaConsumer {
     func leaveGroup() async {
         heartbeatTask?.cancel()
         heartbeatTask = nil
+        if group?.consumerProtocol == true {
+            await consumerGroupLeave()
+            return
+        }
         guard let g = group, g.generationId >= 0 else { group = nil; return }
         if config.enableAutoCommit { try? await commitSync() }
         let owned = assignment

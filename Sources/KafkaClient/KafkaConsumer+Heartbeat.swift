@@ -18,6 +18,10 @@ extension KafkaConsumer {
 
     /// Sends a Heartbeat when one is due and the member is settled in a generation.
     func heartbeat() async throws {
+        if group?.consumerProtocol == true {
+            try await consumerGroupHeartbeat()
+            return
+        }
         guard let g = group, !g.joining, !g.needsJoin, g.generationId >= 0, !closed,
               ContinuousClock.now - g.lastHeartbeat >= config.heartbeatInterval else { return }
         group?.lastHeartbeat = .now
