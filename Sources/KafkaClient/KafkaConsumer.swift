@@ -2,8 +2,10 @@ import KafkaProtocol
 import NIOCore
 
 /// A Kafka consumer. Manual assignment (`assign`) with `seek`, `seekToBeginning` and `seekToEnd`, or group
-/// membership (`subscribe`, see KafkaConsumer+Group.swift). `poll` fetches from every assigned partition's leader
-/// at once; `records()` turns polling into an AsyncSequence.
+/// membership (`subscribe` to topics or a pattern: KafkaConsumer+Group.swift for the classic protocol,
+/// KafkaConsumer+ConsumerProtocol.swift for KIP-848). `pause`/`resume`, `offsetsForTimes` and `commitAsync` are in
+/// KafkaConsumer+Control.swift. `poll` fetches from every unpaused assigned partition's leader at once;
+/// `records()` turns polling into an AsyncSequence.
 public actor KafkaConsumer {
     public let config: ConsumerConfig
     public let cluster: KafkaClusterClient

@@ -351,3 +351,41 @@ def test_console_consumer_include_pattern(broker, topic_name):
     assert sorted(theirs) == ours
     bad = tern("console-consumer", b, "--include", "x", "--topic", topic_name, check=False)
     assert bad.returncode != 0
+
+
+@pytest.mark.groups
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "roundrobin"])
+def test_tern_and_confluent_share_a_group_with_the_same_assignor(broker, topic_name, strategy):
+    """A `tern console-consumer` and a confluent-kafka consumer in one group, both on `strategy`: they agree on the
+    protocol name (and, for cooperative-sticky, the owned-partitions field), split four partitions 2/2 and
+    together read every record once."""
+    import subprocess as sp
+    import time
+    from confluent_kafka import Consumer
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    group = f"g-{topic_name}"
+    proc = sp.Popen([str(tern_binary()), "console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic",
+                     topic_name, "--group", group, "--timeout-ms", "10000", "--consumer-property",
+                     f"partition.assignment.strategy={strategy}", "--consumer-property", "heartbeat.interval.ms=500"],
+                    stdout=sp.PIPE, stderr=sp.PIPE)
+    time.sleep(2)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "partition.assignment.strategy": strategy, "heartbeat.interval.ms": 500})
+    c.subscribe([topic_name])
+    theirs: list[str] = []
+    deadline = time.time() + 30
+    while len(c.assignment()) != 2 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            theirs.append(m.value().decode())
+    assert len(c.assignment()) == 2
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(200)])
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            theirs.append(m.value().decode())
+    c.close()
+    ours = proc.communicate(timeout=60)[0].decode().split()
+    assert theirs and ours
+    assert sorted(theirs + ours) == sorted(f"v{i}" for i in range(200))
