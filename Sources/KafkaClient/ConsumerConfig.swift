@@ -31,6 +31,15 @@ public struct ConsumerConfig: Sendable {
     public var maxPollInterval: Duration = .seconds(300)
     /// `check.crcs`. Default true.
     public var checkCRCs = true
+    /// `partition.assignment.strategy`, in preference order. Default range then cooperative-sticky (Java's).
+    public var partitionAssignmentStrategy: [PartitionAssignor] = [.range, .cooperativeSticky]
+    /// `group.protocol`: "classic" (JoinGroup/SyncGroup, client-side assignors) or "consumer" (KIP-848:
+    /// ConsumerGroupHeartbeat, the coordinator assigns). Default classic.
+    public var groupProtocolConsumer = false
+    /// `group.remote.assignor`: the server-side assignor with group.protocol=consumer (nil: the broker's default).
+    public var groupRemoteAssignor: String?
+    /// `metadata.max.age.ms`: how often a pattern subscription re-checks the topic list. Default 5 min.
+    public var metadataMaxAge: Duration = .seconds(300)
 
     public init(bootstrapServers: [String], groupId: String? = nil) {
         cluster = ClusterConfig(bootstrapServers: bootstrapServers, clientId: "consumer-1")
@@ -68,6 +77,28 @@ public struct ConsumerConfig: Sendable {
         if let v = try int("heartbeat.interval.ms") { heartbeatInterval = .milliseconds(v) }
         if let v = try int("max.poll.interval.ms") { maxPollInterval = .milliseconds(v) }
         if let v = properties["check.crcs"] { checkCRCs = v.lowercased() != "false" }
+        if let raw = properties["group.protocol"] {
+            switch raw.lowercased() {
+            case "classic": groupProtocolConsumer = false
+            case "consumer": groupProtocolConsumer = true
+            default: throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration group.protocol: String must be one of: classic, consumer")
+            }
+        }
+        if let v = properties["group.remote.assignor"] { groupRemoteAssignor = v }
+        if let v = try int("metadata.max.age.ms") { metadataMaxAge = .milliseconds(v) }
+        if let raw = properties["partition.assignment.strategy"] {
+            var list: [PartitionAssignor] = []
+            for name in raw.split(separator: ",") {
+                guard let a = PartitionAssignor(configValue: String(name)) else {
+                    throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration partition.assignment.strategy: unknown assignor \(name)")
+                }
+                list.append(a)
+            }
+            guard !list.isEmpty else {
+                throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration partition.assignment.strategy")
+            }
+            partitionAssignmentStrategy = list
+        }
     }
 }
 

@@ -1,13 +1,24 @@
 import KafkaProtocol
 import NIOCore
 
-/// Classic group membership of a consumer: FindCoordinator, JoinGroup (with MEMBER_ID_REQUIRED), SyncGroup with
-/// the range assignment computed by the leader, Heartbeat and auto-commit driven from `poll`, LeaveGroup on close.
-/// Heartbeats run inside `poll` rather than on a background thread, so a caller must poll within
-/// `session.timeout.ms` to stay in the group.
+/// Classic group membership of a consumer: FindCoordinator, JoinGroup (with MEMBER_ID_REQUIRED) offering every
+/// assignor of `partition.assignment.strategy`, SyncGroup with the assignment computed by the leader, auto-commit
+/// and rejoining driven from `poll`, Heartbeat from a background task (KafkaConsumer+Heartbeat.swift), LeaveGroup
+/// on close.
 struct GroupMembership: Sendable {
     var groupId: String
     var topics: [String]
+    /// A pattern subscription: `topics` is re-derived from metadata every `metadata.max.age.ms`.
+    var pattern: String?
+    var lastMetadataCheck = ContinuousClock.now
+    /// The assignor the coordinator chose in the last generation.
+    var assignor: PartitionAssignor?
+    /// True while joinGroup runs, so the heartbeat task leaves the membership alone.
+    var joining = false
+    /// group.protocol=consumer (KIP-848): `generationId` holds the member epoch.
+    var consumerProtocol = false
+    /// The interval the coordinator asked for (KIP-848), else heartbeat.interval.ms.
+    var heartbeatInterval: Duration?
     var memberId = ""
     var generationId: Int32 = -1
     var coordinator: Int32 = -1
@@ -17,19 +28,69 @@ struct GroupMembership: Sendable {
 }
 
 extension KafkaConsumer {
-    /// Joins `group.id` and consumes the partitions the group assigns (range assignor).
-    public func subscribe(_ topics: [String]) async throws {
+    /// Joins `group.id` and consumes the partitions the group assigns; `listener` hears of each rebalance.
+    public func subscribe(_ topics: [String], listener: (any ConsumerRebalanceListener)? = nil) async throws {
+        try await subscribe(GroupMembership(groupId: try requireGroupId(), topics: topics), listener)
+    }
+
+    /// Subscribes to every topic whose whole name matches `pattern` (a regular expression, as Java's
+    /// subscribe(Pattern)); topics created or deleted later are picked up every `metadata.max.age.ms`.
+    public func subscribe(pattern: String, listener: (any ConsumerRebalanceListener)? = nil) async throws {
+        do { _ = try Regex(pattern) } catch {
+            throw KafkaClientError(.invalidArgument, "invalid topic pattern \(pattern): \(error)")
+        }
+        var g = GroupMembership(groupId: try requireGroupId(), topics: [])
+        g.pattern = pattern
+        g.topics = try await matchingTopics(pattern)
+        try await subscribe(g, listener)
+    }
+
+    private func requireGroupId() throws -> String {
         guard let groupId = config.groupId else {
             throw KafkaClientError(.invalidArgument, "To use group management or offset commit APIs, you must provide a valid group.id in the consumer configuration.")
         }
-        group = GroupMembership(groupId: groupId, topics: topics)
+        return groupId
+    }
+
+    private func subscribe(_ membership: GroupMembership, _ listener: (any ConsumerRebalanceListener)?) async throws {
+        if group != nil { await leaveGroup() }
+        rebalanceListener = listener
+        var membership = membership
+        if config.groupProtocolConsumer {
+            // KIP-848 v1: the member names itself; epoch 0 asks to join.
+            membership.consumerProtocol = true
+            membership.memberId = KafkaUUID.random().description
+            membership.generationId = 0
+        }
+        group = membership
         try await joinGroup()
+        startHeartbeats()
+    }
+
+    /// The current subscription (for a pattern, the topics it matched at the last metadata check).
+    public var subscription: [String] { group?.topics.sorted() ?? [] }
+
+    func matchingTopics(_ pattern: String) async throws -> [String] {
+        let regex = try Regex(pattern)
+        let metadata = try await cluster.refreshMetadata(topics: nil)
+        return metadata.topics.compactMap { t -> String? in
+            guard let name = t.name, !t.isInternal, (try? regex.wholeMatch(in: name)) != nil else { return nil }
+            return name
+        }.sorted()
     }
 
     /// Commits the current positions of the assigned partitions.
     public func commitSync() async throws {
-        guard var g = group else { throw KafkaClientError(.invalidArgument, "commitSync needs a group.id and subscribe") }
-        let offsets = consumedPositions()
+        try await commit(consumedPositions())
+    }
+
+    /// Commits `offsets` (the next offset to read per partition) for the group.
+    public func commitSync(_ offsets: [TopicPartition: Int64]) async throws {
+        try await commit(offsets)
+    }
+
+    func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        guard let g = group else { throw KafkaClientError(.invalidArgument, "commit needs a group.id and subscribe") }
         guard !offsets.isEmpty else { return }
         var request = OffsetCommitRequest()
         request.groupId = g.groupId
@@ -51,14 +112,12 @@ extension KafkaConsumer {
             for p in t.partitions {
                 let code = ErrorCode(p.errorCode)
                 if code == .rebalanceInProgress || code == .illegalGeneration || code == .unknownMemberId {
-                    g.needsJoin = true
-                    group = g
+                    group?.needsJoin = true
                 }
                 try check(p.errorCode, "commit offsets of \(t.name)-\(p.partitionIndex)")
             }
         }
-        g.lastCommit = .now
-        group = g
+        group?.lastCommit = .now
     }
 
     /// Committed offsets of the group for `tps` (-1: none).
@@ -69,45 +128,56 @@ extension KafkaConsumer {
 
     func groupPoll() async throws {
         guard var g = group else { return }
+        if let pattern = g.pattern, ContinuousClock.now - g.lastMetadataCheck >= config.metadataMaxAge {
+            let topics = try await matchingTopics(pattern)
+            g = group ?? g
+            g.lastMetadataCheck = .now
+            if topics != g.topics.sorted() {
+                g.topics = topics
+                g.needsJoin = true
+            }
+            group = g
+        }
         if g.needsJoin {
             try await joinGroup()
             return
         }
         if config.enableAutoCommit && ContinuousClock.now - g.lastCommit >= config.autoCommitInterval {
             try? await commitSync()
-            g = group!
         }
-        guard ContinuousClock.now - g.lastHeartbeat >= config.heartbeatInterval else { return }
-        var request = HeartbeatRequest()
-        request.groupId = g.groupId
-        request.generationId = g.generationId
-        request.memberId = g.memberId
-        let response = try await cluster.send(request, to: g.coordinator)
-        g.lastHeartbeat = .now
-        switch ErrorCode(response.errorCode) {
-        case .none: break
-        case .rebalanceInProgress: g.needsJoin = true
-        case .unknownMemberId, .illegalGeneration, .fencedInstanceId:
-            g.memberId = ""
-            g.generationId = -1
-            g.needsJoin = true
-        case .notCoordinator, .coordinatorNotAvailable:
-            g.coordinator = -1
-            g.needsJoin = true
-        case let code: throw KafkaClientError.broker(code, "heartbeat of group \(g.groupId)")
-        }
-        group = g
-        if g.needsJoin { try await joinGroup() }
+        // The heartbeat task only sends heartbeats; a poll without one running (or just after it noticed a
+        // rebalance) sends its own so the rejoin is not delayed.
+        try await heartbeat()
+        if group?.needsJoin == true { try await joinGroup() }
     }
 
-    private func joinGroup() async throws {
+    func joinGroup() async throws {
         guard var g = group else { return }
+        if g.consumerProtocol {
+            try await consumerGroupJoin()
+            return
+        }
+        group?.joining = true
+        defer { group?.joining = false }
         if config.enableAutoCommit && g.generationId >= 0 { try? await commitSync() }
+        // Eager assignors give up everything before joining; cooperative ones keep their partitions and report
+        // them as owned, so the leader can keep them where they are.
+        let owned = assignment
+        if g.generationId >= 0, g.assignor?.isCooperative != true, !owned.isEmpty {
+            await rebalanceListener?.onPartitionsRevoked(self, owned)
+            assign([])
+        }
+        let kept = g.assignor?.isCooperative == true ? owned : []
         for attempt in 0..<20 {
             if g.coordinator < 0 { g.coordinator = try await findCoordinator(g.groupId) }
             var subscription = ConsumerProtocolSubscription()
             subscription.topics = g.topics.sorted()
-            subscription.ownedPartitions = []
+            subscription.ownedPartitions = Dictionary(grouping: kept, by: \.topic).sorted { $0.key < $1.key }.map { topic, tps in
+                var t = ConsumerProtocolSubscription.TopicPartition()
+                t.topic = topic
+                t.partitions = tps.map(\.partition).sorted()
+                return t
+            }
             var metadata = ByteBuffer()
             metadata.writeInteger(Int16(1))
             try subscription.write(to: &metadata, version: 1)
@@ -118,10 +188,12 @@ extension KafkaConsumer {
             join.rebalanceTimeoutMs = config.maxPollInterval.milliseconds
             join.memberId = g.memberId
             join.protocolType = "consumer"
-            var proto = JoinGroupRequest.JoinGroupRequestProtocol()
-            proto.name = RangeAssignor.name
-            proto.metadata = metadata
-            join.protocols = [proto]
+            join.protocols = config.partitionAssignmentStrategy.map {
+                var proto = JoinGroupRequest.JoinGroupRequestProtocol()
+                proto.name = $0.rawValue
+                proto.metadata = metadata
+                return proto
+            }
             let joined = try await cluster.send(join, to: g.coordinator)
             let code = ErrorCode(joined.errorCode)
             if code == .memberIdRequired {
@@ -136,6 +208,9 @@ extension KafkaConsumer {
             if code == .unknownMemberId { g.memberId = ""; continue }
             if code == .rebalanceInProgress { continue }
             try check(joined.errorCode, "join group \(g.groupId)")
+            guard let chosen = joined.protocolName.flatMap(PartitionAssignor.init(rawValue:)) else {
+                throw KafkaClientError(.broker(.inconsistentGroupProtocol), "the group chose an assignor this consumer does not have: \(joined.protocolName ?? "none")")
+            }
             g.memberId = joined.memberId
             g.generationId = joined.generationId
 
@@ -144,9 +219,9 @@ extension KafkaConsumer {
             sync.generationId = g.generationId
             sync.memberId = g.memberId
             sync.protocolType = "consumer"
-            sync.protocolName = RangeAssignor.name
+            sync.protocolName = chosen.rawValue
             if joined.leader == joined.memberId {
-                sync.assignments = try await leaderAssignments(joined.members)
+                sync.assignments = try await leaderAssignments(chosen, joined.members)
             }
             let synced = try await cluster.send(sync, to: g.coordinator)
             let syncCode = ErrorCode(synced.errorCode)
@@ -159,28 +234,44 @@ extension KafkaConsumer {
                 let a = try ConsumerProtocolAssignment(from: &assignmentBytes, version: min(v, ConsumerProtocolAssignment.highestSupportedVersion))
                 assigned = a.assignedPartitions.flatMap { t in t.partitions.map { TopicPartition(t.topic, $0) } }
             }
+            g.assignor = chosen
             g.needsJoin = false
             g.lastHeartbeat = .now
+            g.joining = true
             group = g
+            let current = Set(assignment)
+            let revoked = current.subtracting(assigned).sorted()
+            let added = Set(assigned).subtracting(current).sorted()
+            if !revoked.isEmpty {
+                // KIP-429: partitions the leader moved away are given up now, then a second rebalance lets the
+                // new owner have them.
+                if config.enableAutoCommit {
+                    try? await commit(consumedPositions().filter { revoked.contains($0.key) })
+                }
+                await rebalanceListener?.onPartitionsRevoked(self, revoked)
+                group?.needsJoin = true
+            }
             assign(assigned)
+            if !added.isEmpty || !chosen.isCooperative { await rebalanceListener?.onPartitionsAssigned(self, added) }
             return
         }
         throw KafkaClientError(.broker(.rebalanceInProgress), "could not join group \(g.groupId)")
     }
 
-    private func leaderAssignments(_ members: [JoinGroupResponse.JoinGroupResponseMember]) async throws -> [SyncGroupRequest.SyncGroupRequestAssignment] {
-        var subscriptions: [String: [String]] = [:]
+    private func leaderAssignments(_ assignor: PartitionAssignor, _ members: [JoinGroupResponse.JoinGroupResponseMember]) async throws -> [SyncGroupRequest.SyncGroupRequestAssignment] {
+        var subscriptions: [String: PartitionAssignor.Member] = [:]
         for m in members {
             var data = m.metadata
             guard let v = data.readInteger(as: Int16.self) else { continue }
             let s = try ConsumerProtocolSubscription(from: &data, version: min(v, ConsumerProtocolSubscription.highestSupportedVersion))
-            subscriptions[m.memberId] = s.topics
+            let owned = s.ownedPartitions.flatMap { t in t.partitions.map { TopicPartition(t.topic, $0) } }
+            subscriptions[m.memberId] = PartitionAssignor.Member(topics: s.topics, owned: owned)
         }
         var counts: [String: Int32] = [:]
-        for topic in Set(subscriptions.values.flatMap { $0 }) {
+        for topic in Set(subscriptions.values.flatMap(\.topics)) {
             counts[topic] = Int32((try? await cluster.topic(topic, refresh: true))?.partitions.count ?? 0)
         }
-        let plan = RangeAssignor.assign(subscriptions: subscriptions, partitionCounts: counts)
+        let plan = assignor.assign(subscriptions, partitionCounts: counts)
         return try plan.map { member, tps in
             var a = ConsumerProtocolAssignment()
             a.assignedPartitions = Dictionary(grouping: tps, by: \.topic).sorted { $0.key < $1.key }.map { topic, parts in
@@ -199,7 +290,7 @@ extension KafkaConsumer {
         }
     }
 
-    private func findCoordinator(_ groupId: String) async throws -> Int32 {
+    func findCoordinator(_ groupId: String) async throws -> Int32 {
         var request = FindCoordinatorRequest()
         request.key = groupId
         request.keyType = 0
@@ -222,8 +313,16 @@ extension KafkaConsumer {
     }
 
     func leaveGroup() async {
-        guard let g = group, g.generationId >= 0 else { return }
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        if group?.consumerProtocol == true {
+            await consumerGroupLeave()
+            return
+        }
+        guard let g = group, g.generationId >= 0 else { group = nil; return }
         if config.enableAutoCommit { try? await commitSync() }
+        let owned = assignment
+        if !owned.isEmpty { await rebalanceListener?.onPartitionsRevoked(self, owned) }
         var request = LeaveGroupRequest()
         request.groupId = g.groupId
         request.memberId = g.memberId

@@ -2,8 +2,10 @@ import KafkaProtocol
 import NIOCore
 
 /// A Kafka consumer. Manual assignment (`assign`) with `seek`, `seekToBeginning` and `seekToEnd`, or group
-/// membership (`subscribe`, see KafkaConsumer+Group.swift). `poll` fetches from every assigned partition's leader
-/// at once; `records()` turns polling into an AsyncSequence.
+/// membership (`subscribe` to topics or a pattern: KafkaConsumer+Group.swift for the classic protocol,
+/// KafkaConsumer+ConsumerProtocol.swift for KIP-848). `pause`/`resume`, `offsetsForTimes` and `commitAsync` are in
+/// KafkaConsumer+Control.swift. `poll` fetches from every unpaused assigned partition's leader at once;
+/// `records()` turns polling into an AsyncSequence.
 public actor KafkaConsumer {
     public let config: ConsumerConfig
     public let cluster: KafkaClusterClient
@@ -11,9 +13,16 @@ public actor KafkaConsumer {
     /// Assigned partitions and their next offsets (nil: reset by auto.offset.reset on the next poll).
     var positions: [TopicPartition: Int64?] = [:]
     /// Records fetched beyond what one poll returned.
-    private var buffered: [ConsumerRecord] = []
+    var buffered: [ConsumerRecord] = []
     var closed = false
     var group: GroupMembership?
+    /// Partitions `pause`d by the application: still assigned, not fetched.
+    var paused: Set<TopicPartition> = []
+    var rebalanceListener: (any ConsumerRebalanceListener)?
+    /// The last `commitAsync`, so the next one waits for it: async commits complete in call order, as in Java.
+    var commitChain: Task<Void, Never>?
+    /// Sends heartbeats while the application is busy between polls (see KafkaConsumer+Heartbeat.swift).
+    var heartbeatTask: Task<Void, Never>?
 
     public init(config: ConsumerConfig) throws {
         self.config = config
@@ -31,6 +40,7 @@ public actor KafkaConsumer {
         var next: [TopicPartition: Int64?] = [:]
         for tp in partitions { next.updateValue(positions[tp] ?? nil, forKey: tp) }  // a nil value must stay a key
         positions = next
+        paused.formIntersection(partitions)
         buffered.removeAll { !partitions.contains(TopicPartition($0.topic, $0.partition)) }
     }
 
@@ -105,6 +115,10 @@ public actor KafkaConsumer {
                     break
                 }
                 let remaining = deadline - ContinuousClock.now
+                guard positions.keys.contains(where: { !paused.contains($0) }) else {
+                    try await Task.sleep(for: min(timeout, .milliseconds(100)))
+                    break
+                }
                 try await fetchOnce(maxWait: max(.zero, min(config.fetchMaxWait, remaining)))
             } while buffered.isEmpty && ContinuousClock.now < deadline
         }
@@ -137,7 +151,7 @@ public actor KafkaConsumer {
     /// One Fetch per leader, concurrently; appends what came back to `buffered` and advances positions.
     private func fetchOnce(maxWait: Duration) async throws {
         var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
-        for (tp, position) in positions {
+        for (tp, position) in positions where !paused.contains(tp) {
             guard let position else { continue }
             let leader = try await cluster.leader(for: tp)
             byLeader[leader, default: []].append((tp, position))
@@ -213,10 +227,25 @@ public actor KafkaConsumer {
             throw KafkaClientError(.protocolViolation, "corrupt record batch from \(tp) at offset \(from): \(error)")
         }
         var next = from
+        // read_committed: the broker sends records up to the last stable offset and lists the aborted
+        // transactions among them; their records are skipped here (Java's Fetcher does the same).
+        var pendingAborts = config.readCommitted ? (p.abortedTransactions ?? []).sorted { $0.firstOffset < $1.firstOffset } : []
+        var abortedProducers = Set<Int64>()
         for batch in batches {
             let lastOffset = batch.header.baseOffset + Int64(batch.header.lastOffsetDelta)
             defer { next = max(next, lastOffset + 1) }
-            if batch.header.attributes.isControl { continue }
+            while let first = pendingAborts.first, first.firstOffset <= lastOffset {
+                abortedProducers.insert(first.producerId)
+                pendingAborts.removeFirst()
+            }
+            if batch.header.attributes.isControl {
+                // The marker ends the producer's transaction: its later batches are not part of the aborted one.
+                if batch.records.first.flatMap({ try? ControlRecord(key: $0.key, value: $0.value) })?.type == .abort {
+                    abortedProducers.remove(batch.header.producerId)
+                }
+                continue
+            }
+            if batch.header.attributes.isTransactional && abortedProducers.contains(batch.header.producerId) { continue }
             for record in batch.records {
                 let offset = batch.offset(of: record)
                 guard offset >= from else { continue }
@@ -242,6 +271,9 @@ public actor KafkaConsumer {
 
     public func close() async {
         guard !closed else { return }
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        await commitChain?.value
         if group != nil { await leaveGroup() }
         closed = true
         await cluster.close()

@@ -223,3 +223,169 @@ def test_tern_group_consumers_share_partitions_with_range_assignor(broker, topic
     outs = [p.communicate(timeout=60)[0].decode().split() for p in procs]
     values = sorted(v for out in outs for v in out if v.startswith("v"))
     assert values == sorted(f"v{i}" for i in range(200))
+
+
+def _produce_timestamped(bootstrap: str, topic: str, partitions: int, per_partition: int, base_ms: int) -> None:
+    """Record i of each partition at base_ms + i*1000, each in a batch of its own."""
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i in range(per_partition):
+        for part in range(partitions):
+            p.produce(topic, value=f"p{part}-{i}".encode(), partition=part, timestamp=base_ms + i * 1000)
+            p.flush(10)
+
+
+def _reset(b: str, group: str, *args: str) -> dict[tuple[str, int], int]:
+    out = tern("consumer-groups", b, "--reset-offsets", "--group", group, *args).stdout.decode().strip().split("\n")
+    assert out[0].split() == ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]
+    return {(r.split()[1], int(r.split()[2])): int(r.split()[3]) for r in out[1:]}
+
+
+def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition as TP
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    got = c.committed([TP(topic, p) for p in range(partitions)], timeout=10)
+    c.close()
+    return {tp.partition: tp.offset for tp in got}
+
+
+def test_consumer_groups_reset_shift_by_datetime_and_duration(broker, topic_name):
+    import datetime
+    import time
+    from confluent_kafka import Consumer, TopicPartition as TP
+    create_topic(broker.bootstrap, topic_name, partitions=2)
+    base = int(time.time() * 1000) - 3_600_000  # an hour ago
+    _produce_timestamped(broker.bootstrap, topic_name, 2, 10, base)
+    b = f"--bootstrap-server={broker.bootstrap}"
+    group = f"g-{topic_name}"
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    c.commit(offsets=[TP(topic_name, p, 5) for p in range(2)], asynchronous=False)
+    c.close()
+
+    # --shift-by moves from the committed offset and is clamped to the log; --dry-run commits nothing.
+    assert _reset(b, group, "--topic", topic_name, "--shift-by", "-2", "--execute") == {(topic_name, 0): 3, (topic_name, 1): 3}
+    assert _committed(broker.bootstrap, group, topic_name, 2) == {0: 3, 1: 3}
+    assert _reset(b, group, "--topic", topic_name, "--shift-by", "100", "--dry-run") == {(topic_name, 0): 10, (topic_name, 1): 10}
+    assert _committed(broker.bootstrap, group, topic_name, 2) == {0: 3, 1: 3}
+    # --topic t:p limits the reset to the listed partitions.
+    assert _reset(b, group, "--topic", f"{topic_name}:1", "--shift-by", "-10", "--execute") == {(topic_name, 1): 0}
+    assert _committed(broker.bootstrap, group, topic_name, 2) == {0: 3, 1: 0}
+
+    # --to-datetime, in UTC and in the local zone, agrees with confluent-kafka's offsets_for_times.
+    target = base + 3500
+    utc = datetime.datetime.fromtimestamp(target / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    local = datetime.datetime.fromtimestamp(target / 1000).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    expected = {(tp.topic, tp.partition): tp.offset
+                for tp in c.offsets_for_times([TP(topic_name, p, target) for p in range(2)], timeout=10)}
+    c.close()
+    assert expected == {(topic_name, 0): 4, (topic_name, 1): 4}
+    assert _reset(b, group, "--all-topics", "--to-datetime", utc + "Z", "--execute") == expected
+    assert _committed(broker.bootstrap, group, topic_name, 2) == {0: 4, 1: 4}
+    assert _reset(b, group, "--topic", topic_name, "--to-datetime", local, "--dry-run") == expected
+    assert _reset(b, group, "--topic", topic_name, "--to-datetime", utc + "+00:00", "--dry-run") == expected
+
+    # --by-duration: records an hour old are before "10 minutes ago" (log end) and after "1 day ago" (start).
+    assert _reset(b, group, "--topic", topic_name, "--by-duration", "PT10M", "--dry-run") == {(topic_name, 0): 10, (topic_name, 1): 10}
+    assert _reset(b, group, "--topic", topic_name, "--by-duration", "P1DT0H", "--dry-run") == {(topic_name, 0): 0, (topic_name, 1): 0}
+    bad = tern("consumer-groups", b, "--reset-offsets", "--group", group, "--topic", topic_name, "--to-datetime",
+               "yesterday", "--dry-run", check=False)
+    assert bad.returncode != 0 and b"YYYY-MM-DDTHH:mm:SS.sss" in bad.stderr
+    bad = tern("consumer-groups", b, "--reset-offsets", "--group", group, "--topic", topic_name, "--by-duration",
+               "10 minutes", "--dry-run", check=False)
+    assert bad.returncode != 0 and b"PnDTnHnMnS" in bad.stderr
+
+
+def test_console_consumer_isolation_level_against_confluent_transactions(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=1)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"tx-{topic_name}"})
+    p.init_transactions(30)
+    p.begin_transaction()
+    for i in range(3):
+        p.produce(topic_name, value=f"committed{i}".encode())
+    p.commit_transaction(30)
+    p.begin_transaction()
+    for i in range(2):
+        p.produce(topic_name, value=f"aborted{i}".encode())
+    p.flush(10)  # librdkafka drops unsent records on abort; these must reach the log first
+    p.abort_transaction(30)
+    p.begin_transaction()
+    p.produce(topic_name, value=b"committed3")
+    p.commit_transaction(30)
+    b = f"--bootstrap-server={broker.bootstrap}"
+
+    def read(level: str) -> list[str]:
+        cp = tern("console-consumer", b, "--topic", topic_name, "--from-beginning", "--timeout-ms", "3000",
+                  "--isolation-level", level, check=False)
+        return cp.stdout.decode().split()
+
+    assert read("read_committed") == ["committed0", "committed1", "committed2", "committed3"]
+    assert read("read_uncommitted") == ["committed0", "committed1", "committed2", "aborted0", "aborted1", "committed3"]
+    # confluent-kafka's read_committed consumer sees the same records.
+    got = consume_confluent(broker.bootstrap, topic_name, 1, 4)
+    assert [m.value.decode() for m in got] == ["committed0", "committed1", "committed2", "committed3"]
+    bad = tern("console-consumer", b, "--topic", topic_name, "--isolation-level", "dirty", check=False)
+    assert bad.returncode != 0
+
+
+def test_console_consumer_include_pattern(broker, topic_name):
+    from confluent_kafka import Consumer
+    import time
+    for suffix in ("a", "b", "other"):
+        name = f"{topic_name}-{suffix}" if suffix != "other" else f"x{topic_name}"
+        create_topic(broker.bootstrap, name, partitions=2)
+        produce_confluent(broker.bootstrap, name, [Rec(f"k{i}".encode(), f"{name}:{i}".encode()) for i in range(5)])
+    b = f"--bootstrap-server={broker.bootstrap}"
+    cp = tern("console-consumer", b, "--include", f"{topic_name}-.*", "--from-beginning", "--max-messages", "10")
+    ours = sorted(cp.stdout.decode().split())
+    assert ours == sorted(f"{topic_name}-{s}:{i}" for s in "ab" for i in range(5))
+
+    # confluent-kafka subscribed to the same pattern reads the same records.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"inc-{topic_name}", "auto.offset.reset": "earliest"})
+    c.subscribe([f"^{topic_name}-.*"])
+    theirs, deadline = [], time.time() + 30
+    while len(theirs) < 10 and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is not None and m.error() is None:
+            theirs.append(m.value().decode())
+    c.close()
+    assert sorted(theirs) == ours
+    bad = tern("console-consumer", b, "--include", "x", "--topic", topic_name, check=False)
+    assert bad.returncode != 0
+
+
+@pytest.mark.groups
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "roundrobin"])
+def test_tern_and_confluent_share_a_group_with_the_same_assignor(broker, topic_name, strategy):
+    """A `tern console-consumer` and a confluent-kafka consumer in one group, both on `strategy`: they agree on the
+    protocol name (and, for cooperative-sticky, the owned-partitions field), split four partitions 2/2 and
+    together read every record once."""
+    import subprocess as sp
+    import time
+    from confluent_kafka import Consumer
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    group = f"g-{topic_name}"
+    proc = sp.Popen([str(tern_binary()), "console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic",
+                     topic_name, "--group", group, "--timeout-ms", "10000", "--consumer-property",
+                     f"partition.assignment.strategy={strategy}", "--consumer-property", "heartbeat.interval.ms=500"],
+                    stdout=sp.PIPE, stderr=sp.PIPE)
+    time.sleep(2)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "partition.assignment.strategy": strategy, "heartbeat.interval.ms": 500})
+    c.subscribe([topic_name])
+    theirs: list[str] = []
+    deadline = time.time() + 30
+    while len(c.assignment()) != 2 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            theirs.append(m.value().decode())
+    assert len(c.assignment()) == 2
+    produce_confluent(broker.bootstrap, topic_name, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(200)])
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            theirs.append(m.value().decode())
+    c.close()
+    ours = proc.communicate(timeout=60)[0].decode().split()
+    assert theirs and ours
+    assert sorted(theirs + ours) == sorted(f"v{i}" for i in range(200))

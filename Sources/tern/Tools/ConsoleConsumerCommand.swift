@@ -8,7 +8,9 @@ struct ConsoleConsumerCommand: AsyncParsableCommand {
         commandName: "console-consumer", abstract: "Consume records and print them to stdout (kafka-console-consumer.sh).")
 
     @Option(help: "The Kafka server to connect to (host:port[,host:port]).") var bootstrapServer: String
-    @Option(help: "The topic to consume.") var topic: String
+    @Option(help: "The topic to consume.") var topic: String?
+    @Option(help: "A regular expression: consume every topic whose name matches it (needs a group; one is made up otherwise).")
+    var include: String?
     @Flag(help: "Start at the earliest offset rather than the latest.") var fromBeginning = false
     @Option(help: "Exit after this many records.") var maxMessages: Int?
     @Option(help: "Consume only this partition.") var partition: Int32?
@@ -23,6 +25,15 @@ struct ConsoleConsumerCommand: AsyncParsableCommand {
     @Flag(help: "Skip records that fail to decode instead of stopping.") var skipMessageOnError = false
 
     func validate() throws {
+        if (topic == nil) == (include == nil) {
+            throw ValidationError("Exactly one of --include/--topic is required.")
+        }
+        if include != nil && partition != nil {
+            throw ValidationError("Options include and partition cannot be specified together.")
+        }
+        if let isolationLevel, !["read_committed", "read_uncommitted"].contains(isolationLevel) {
+            throw ValidationError("--isolation-level must be read_committed or read_uncommitted")
+        }
         if offset != "latest" && offset != "earliest" && partition == nil {
             throw ValidationError("The partition is required when offset is specified.")
         }
@@ -45,18 +56,25 @@ struct ConsoleConsumerCommand: AsyncParsableCommand {
             props["bootstrap.servers"] = bootstrapServer
             props["auto.offset.reset"] = fromBeginning || offset == "earliest" ? "earliest" : "latest"
             if let group { props["group.id"] = group }
+            // Like kafka-console-consumer.sh: a pattern needs group management, so a group is made up.
+            if include != nil && props["group.id"] == nil {
+                props["group.id"] = "console-consumer-\(Int.random(in: 0..<100_000))"
+                props["enable.auto.commit"] = "false"
+            }
             if let isolationLevel { props["isolation.level"] = isolationLevel }
             let formatter = try RecordFormatter(Tool.properties(property))
 
             let consumer = try KafkaConsumer(properties: props)
-            if let partition {
+            if let include {
+                try await consumer.subscribe(pattern: include)
+            } else if let partition, let topic {
                 let tp = TopicPartition(topic, partition)
                 _ = try await consumer.cluster.topic(topic)
                 await consumer.assign([tp])
                 if let n = Int64(offset) { await consumer.seek(tp, to: n) }
-            } else if group != nil {
+            } else if let topic, group != nil {
                 try await consumer.subscribe([topic])
-            } else {
+            } else if let topic {
                 try await consumer.assign(topic: topic)
             }
             let idle = timeoutMs.map { Duration.milliseconds($0) }

@@ -19,6 +19,10 @@ struct ConsumerGroupsCommand: AsyncParsableCommand {
     @Flag(help: "Reset to the earliest offset.") var toEarliest = false
     @Flag(help: "Reset to the latest offset.") var toLatest = false
     @Option(help: "Reset to this offset.") var toOffset: Int64?
+    @Option(parsing: .unconditional, help: "Shift the committed offset by this many (may be negative).") var shiftBy: Int64?
+    @Option(help: "Reset to the first offset at or after this time: YYYY-MM-DDTHH:mm:SS.sss, optionally with Z or ±HH:mm.")
+    var toDatetime: String?
+    @Option(help: "Reset to the first offset at or after now minus this ISO-8601 duration: PnDTnHnMnS.") var byDuration: String?
     @Flag(help: "Only print the new offsets.") var dryRun = false
     @Flag(help: "Commit the new offsets.") var execute = false
 
@@ -27,8 +31,14 @@ struct ConsumerGroupsCommand: AsyncParsableCommand {
             throw ValidationError("Command must include exactly one action: --list, --describe, --delete, --reset-offsets")
         }
         if (describe && !allGroups || resetOffsets || delete) && group == nil { throw ValidationError("--group is required") }
-        if resetOffsets && [toEarliest, toLatest, toOffset != nil].filter({ $0 }).count != 1 {
-            throw ValidationError("Option --reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset")
+        if resetOffsets && [toEarliest, toLatest, toOffset != nil, shiftBy != nil, toDatetime != nil, byDuration != nil].filter({ $0 }).count != 1 {
+            throw ValidationError("Option --reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset, --shift-by, --to-datetime, --by-duration")
+        }
+        if let toDatetime, ResetTime.parseDateTime(toDatetime) == nil {
+            throw ValidationError("Error parsing date \(toDatetime): expected YYYY-MM-DDTHH:mm:SS.sss")
+        }
+        if let byDuration, ResetTime.parseDuration(byDuration) == nil {
+            throw ValidationError("Error parsing duration \(byDuration): expected PnDTnHnMnS")
         }
         if resetOffsets && topic.isEmpty && !allTopics { throw ValidationError("Option --reset-offsets needs --topic or --all-topics") }
     }
@@ -92,10 +102,29 @@ struct ConsumerGroupsCommand: AsyncParsableCommand {
         }
         let earliest = try await admin.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, Int64(-2)) }))
         let latest = try await admin.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, Int64(-1)) }))
+        // --to-datetime / --by-duration: the first offset at or after the time; none there means the log end.
+        let since = toDatetime.flatMap(ResetTime.parseDateTime) ?? byDuration.flatMap(ResetTime.parseDuration).map { Int64(Date().timeIntervalSince1970 * 1000) - $0 }
+        var byTime: [TopicPartition: KafkaAdmin.ListedOffset] = [:]
+        if let since { byTime = try await admin.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, since) })) }
+        let committed = shiftBy == nil ? [:] : try await admin.listGroupOffsets(groupId)
         var target: [TopicPartition: Int64] = [:]
         for tp in tps {
             let lo = earliest[tp]?.offset ?? 0, hi = latest[tp]?.offset ?? 0
-            if toEarliest { target[tp] = lo } else if toLatest { target[tp] = hi } else { target[tp] = min(max(toOffset!, lo), hi) }
+            if toEarliest {
+                target[tp] = lo
+            } else if toLatest {
+                target[tp] = hi
+            } else if let toOffset {
+                target[tp] = min(max(toOffset, lo), hi)
+            } else if let shiftBy {
+                guard let current = committed[tp], current >= 0 else {
+                    throw ToolError("Cannot shift offset for partition \(tp) since there is no current committed offset")
+                }
+                target[tp] = min(max(current + shiftBy, lo), hi)
+            } else {
+                let found = byTime[tp]?.offset ?? -1
+                target[tp] = found >= 0 ? found : hi
+            }
         }
         if execute { try await admin.alterGroupOffsets(groupId, target) }
         print("")
