@@ -218,3 +218,29 @@ def test_topic_names_colliding_on_dot_and_underscore_are_refused(broker):
     with pytest.raises(KafkaException) as e:
         a.create_topics([NewTopic("collide.x", 1, 1)])["collide.x"].result(10)
     assert e.value.args[0].code() == KafkaError.TOPIC_EXCEPTION
+
+
+def test_offsets_for_times_is_exact_within_a_batch(broker, topic_name):
+    """ListOffsets by timestamp answers the first *record* at or after the time, even inside one batch; max
+    timestamp (-3) answers the record carrying it."""
+    from confluent_kafka import Consumer
+    create_topic(broker.bootstrap, topic_name, 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 100})
+    base = 1_700_000_000_000
+    for i in range(10):  # one batch: timestamps base, base+10, ..., base+90
+        p.produce(topic_name, f"v{i}".encode(), partition=0, timestamp=base + 10 * i)
+    assert p.flush(10) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "oft"})
+    try:
+        got = c.offsets_for_times([TopicPartition(topic_name, 0, base + 35)], timeout=10)
+        assert got[0].offset == 4
+        got = c.offsets_for_times([TopicPartition(topic_name, 0, base + 90)], timeout=10)
+        assert got[0].offset == 9
+        got = c.offsets_for_times([TopicPartition(topic_name, 0, base + 91)], timeout=10)
+        assert got[0].offset == -1
+    finally:
+        c.close()
+    a = admin(broker.bootstrap)
+    res = a.list_offsets({TopicPartition(topic_name, 0): OffsetSpec.max_timestamp()})
+    info = res[TopicPartition(topic_name, 0)].result(10)
+    assert (info.offset, info.timestamp) == (9, base + 90)

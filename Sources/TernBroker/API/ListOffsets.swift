@@ -33,8 +33,10 @@ extension Broker {
                         r.timestamp = -1
                     case -3:
                         if let found = try log.maxTimestampOffset() {
+                            // The index knows the batch; the record carrying the timestamp is found inside it.
+                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 == found.timestamp }
                             r.timestamp = found.timestamp
-                            r.offset = found.offset
+                            r.offset = exact?.offset ?? found.offset
                         } else {
                             r.timestamp = -1
                             r.offset = -1
@@ -44,8 +46,10 @@ extension Broker {
                         r.offset = -1
                     default:
                         if let found = try log.offsetForTimestamp(p.timestamp), found.offset < offsets.highWatermark {
-                            r.timestamp = found.timestamp
-                            r.offset = found.offset
+                            // Kafka answers the first *record* whose timestamp is >= the one asked, not its batch.
+                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 >= p.timestamp }
+                            r.timestamp = exact?.timestamp ?? found.timestamp
+                            r.offset = exact?.offset ?? found.offset
                         } else {
                             r.timestamp = -1
                             r.offset = -1
@@ -59,5 +63,22 @@ extension Broker {
             response.topics.append(t)
         }
         return response
+    }
+
+    /// The first record of the batch holding `offset` whose timestamp satisfies `matches`: (offset, timestamp).
+    /// Reads and decodes that one batch (decompressing if needed); nil when it cannot be read.
+    func exactRecord(in log: Log, batchHolding offset: Int64, where matches: (Int64) -> Bool) -> (offset: Int64, timestamp: Int64)? {
+        guard let data = try? log.read(from: offset, maxBytes: 1, maxOffset: .max, minOneBatch: true), !data.isEmpty else {
+            return nil
+        }
+        var records = data.records
+        guard let batch = try? RecordBatch.read(from: &records, verifyCRC: false) else { return nil }
+        let logStart = log.logStartOffset
+        for record in batch.records {
+            let ts = batch.timestamp(of: record)
+            let recordOffset = batch.offset(of: record)
+            if recordOffset >= logStart, matches(ts) { return (recordOffset, ts) }
+        }
+        return nil
     }
 }
