@@ -46,7 +46,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
                 logger.notice("cluster id \(clusterId) from ZooKeeper (meta.properties has \(localClusterId))")
             }
             self.metadataStore = store
-            self.controller = ClusterController(store: store, brokerId: Int32(config.brokerId), logger: logger)
+            self.controller = ClusterController(
+                store: store, brokerId: Int32(config.brokerId), settings: ControllerSettings(raw: config.raw), logger: logger)
         } else {
             self.clusterId = localClusterId
             self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
