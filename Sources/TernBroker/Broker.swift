@@ -86,8 +86,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.
     public func shutdown() {
-        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands leadership
-        // to the other replicas at once (Kafka's controlled shutdown does this through the controller).
+        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands any leadership
+        // left (controlledShutdown() moves it earlier, through the controller) to the other replicas at once.
         stopCluster()
         background.withLockedValue { tasks in
             for task in tasks { task.cancel() }

@@ -10,11 +10,13 @@ import TernStorage
 ///   - gives every new partition its first leader (the first live replica of its assignment) and ISR,
 ///   - when brokers disappear from `/brokers/ids`, removes them from ISRs and elects a new leader from the live
 ///     ISR (assignment order), bumping the leader epoch; with no live ISR member the partition goes offline
-///     (leader -1, ISR kept) as `unclean.leader.election.enable=false` demands,
+///     (leader -1, ISR kept) unless `unclean.leader.election.enable` (topic, else broker) lets any live replica lead,
 ///   - when an ISR member of an offline partition returns, makes it leader again.
 /// Every write of partition state is conditional on the znode version read, so a stale controller (or a leader
 /// changing its ISR at the same moment) cannot overwrite a newer decision; a lost race re-runs on the next event.
 /// Brokers learn their roles by watching the state znodes (no LeaderAndIsr requests yet).
+/// Elections on demand (ElectLeaders, preferred replica election, rebalance, controlled shutdown) live in
+/// ClusterController+Elections.swift.
 /// All work runs on one serial queue.
 final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only touched on `queue`
     let store: ZooKeeperMetadataStore
