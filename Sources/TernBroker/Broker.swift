@@ -46,7 +46,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
                 logger.notice("cluster id \(clusterId) from ZooKeeper (meta.properties has \(localClusterId))")
             }
             self.metadataStore = store
-            self.controller = ClusterController(store: store, brokerId: Int32(config.brokerId), logger: logger)
+            self.controller = ClusterController(
+                store: store, brokerId: Int32(config.brokerId), settings: ControllerSettings(raw: config.raw), logger: logger)
         } else {
             self.clusterId = localClusterId
             self.metadataStore = try EmbeddedMetadataStore(directory: firstDir)
@@ -85,8 +86,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
 
     /// Clean shutdown: background tasks stop, parked fetches answer, logs flush and write their checkpoints.
     public func shutdown() {
-        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands leadership
-        // to the other replicas at once (Kafka's controlled shutdown does this through the controller).
+        // First leave the cluster: fetchers stop appending, and closing the ZooKeeper session hands any leadership
+        // left (controlledShutdown() moves it earlier, through the controller) to the other replicas at once.
         stopCluster()
         background.withLockedValue { tasks in
             for task in tasks { task.cancel() }

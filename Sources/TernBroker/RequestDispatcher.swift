@@ -165,6 +165,9 @@ extension Broker {
         case .describeLogDirs: return try serveNow(DescribeLogDirsRequest.self, ctx, body: &b, describeLogDirs)
         case .describeTopicPartitions:
             return try serveNow(DescribeTopicPartitionsRequest.self, ctx, body: &b, describeTopicPartitions)
+        case .electLeaders: return try serveNow(ElectLeadersRequest.self, ctx, body: &b, electLeaders)
+        case .controlledShutdown:
+            return try serveNow(ControlledShutdownRequest.self, ctx, body: &b, controlledShutdown)
         default:
             return try routeCoordinatorApis(ctx, body: &b)
         }

@@ -11,6 +11,9 @@ public enum KafkaZNodes {
     public static let controllerEpoch = "/controller_epoch"
     public static let clusterId = "/cluster/id"
     public static let deleteTopics = "/admin/delete_topics"
+    /// `{"version":1,"partitions":[{"topic":"t","partition":0}]}`, written by kafka-preferred-replica-election.sh
+    /// (ZooKeeper mode); the controller elects the preferred leaders and deletes the node.
+    public static let preferredReplicaElection = "/admin/preferred_replica_election"
     public static let isrChangeNotification = "/isr_change_notification"
 
     /// Persistent paths every broker makes sure exist at start-up (Kafka's `KafkaZkClient.createTopLevelPaths`).

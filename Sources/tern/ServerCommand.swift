@@ -95,6 +95,8 @@ struct ServerCommand: AsyncParsableCommand {
 
         let signal = await signals.next()
         logger.info("received \(signal), shutting down")
+        // In a cluster, hand leadership to the other replicas while clients can still be told where it went.
+        await broker.controlledShutdown()
         await server.shutdown(gracePeriod: .seconds(30))
         broker.shutdown()
         try? await group.shutdownGracefully()

@@ -29,6 +29,31 @@ struct ClusterControllerTests {
         #expect(back.leaderEpoch == next.leaderEpoch + 1)
     }
 
+    @Test func uncleanElectionPicksTheFirstLiveReplicaAsSoleIsr() throws {
+        let next = try #require(ClusterController.nextLeadership(
+            state(0, [0]), replicas: [0, 1, 2], live: [2, 1], controllerEpoch: 2, unclean: true))
+        #expect(next.leader == 1)
+        #expect(next.isr == [1])
+        #expect(next.leaderEpoch == 4)
+        // A live ISR member is still preferred over an out-of-ISR replica.
+        let clean = try #require(ClusterController.nextLeadership(
+            state(0, [0, 2]), replicas: [0, 1, 2], live: [1, 2], controllerEpoch: 2, unclean: true))
+        #expect(clean.leader == 2)
+        #expect(clean.isr == [2])
+    }
+
+    @Test func controllerSettingsReadKafkaNamesAndDefaults() {
+        let d = ControllerSettings(raw: [:])
+        #expect(!d.uncleanLeaderElection && d.autoLeaderRebalance)
+        #expect(d.imbalanceCheckIntervalSeconds == 300 && d.imbalancePerBrokerPercentage == 10)
+        let s = ControllerSettings(raw: [
+            "unclean.leader.election.enable": "true", "auto.leader.rebalance.enable": "false",
+            "leader.imbalance.check.interval.seconds": "5", "leader.imbalance.per.broker.percentage": "0",
+        ])
+        #expect(s.uncleanLeaderElection && !s.autoLeaderRebalance)
+        #expect(s.imbalanceCheckIntervalSeconds == 5 && s.imbalancePerBrokerPercentage == 0)
+    }
+
     @Test func deadFollowerLeavesTheIsrAndNothingElseChanges() throws {
         let next = try #require(ClusterController.nextLeadership(
             state(1, [1, 2, 0]), replicas: [1, 2, 0], live: [0, 1], controllerEpoch: 1))

@@ -21,17 +21,24 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SESSION_MS = 2000
 
 
-@pytest.fixture
-def cluster(zookeeper, broker_factory):
+def make_cluster(zookeeper, broker_factory, **extra):
     brokers = [broker_factory(overrides={
         "broker.id": i,
         "zookeeper.connect": f"{zookeeper.connect}/tern",
         "zookeeper.session.timeout.ms": SESSION_MS,
         "replica.lag.time.max.ms": 5000,
+        # Teardown stops every broker; the last ones have nobody to hand leadership to.
+        "controlled.shutdown.retry.backoff.ms": 200,
+        **extra,
     }) for i in range(3)]
     wait_for(lambda: len(AdminClient({"bootstrap.servers": brokers[0].bootstrap}).list_topics(timeout=5).brokers) == 3,
              15, "all three brokers registered")
     return brokers
+
+
+@pytest.fixture
+def cluster(zookeeper, broker_factory):
+    return make_cluster(zookeeper, broker_factory)
 
 
 def wait_for(cond, timeout, what):

@@ -47,6 +47,9 @@ public enum SupportedApis {
         .createPartitions: 0...3,
         .incrementalAlterConfigs: 0...1,
         .describeTopicPartitions: 0...0,
+        // Cluster controller (Sources/TernBroker/Cluster).
+        .controlledShutdown: 0...3,
+        .electLeaders: 0...2,
         // Group coordinator (Sources/TernBroker/Group).
         .offsetCommit: 0...9,
         .offsetFetch: 0...9,

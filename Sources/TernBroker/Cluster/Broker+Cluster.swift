@@ -146,7 +146,7 @@ extension Broker {
         case .leadershipChanged(let tp, let l):
             guard let partition = replicaManager.partition(tp) else { return }
             applyLeadership(partition, l)
-        case .brokersChanged, .controllerChanged:
+        case .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested:
             break
         case .sessionExpired:
             break

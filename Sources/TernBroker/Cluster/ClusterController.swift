@@ -10,23 +10,29 @@ import TernStorage
 ///   - gives every new partition its first leader (the first live replica of its assignment) and ISR,
 ///   - when brokers disappear from `/brokers/ids`, removes them from ISRs and elects a new leader from the live
 ///     ISR (assignment order), bumping the leader epoch; with no live ISR member the partition goes offline
-///     (leader -1, ISR kept) as `unclean.leader.election.enable=false` demands,
+///     (leader -1, ISR kept) unless `unclean.leader.election.enable` (topic, else broker) lets any live replica lead,
 ///   - when an ISR member of an offline partition returns, makes it leader again.
 /// Every write of partition state is conditional on the znode version read, so a stale controller (or a leader
 /// changing its ISR at the same moment) cannot overwrite a newer decision; a lost race re-runs on the next event.
 /// Brokers learn their roles by watching the state znodes (no LeaderAndIsr requests yet).
+/// Elections on demand (ElectLeaders, preferred replica election, rebalance, controlled shutdown) live in
+/// ClusterController+Elections.swift.
 /// All work runs on one serial queue.
 final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only touched on `queue`
     let store: ZooKeeperMetadataStore
     let brokerId: Int32
     let logger: Logger
-    private let queue = DispatchQueue(label: "tern.controller")
-    private var active = false
-    private var epoch: Int32 = 0
+    let settings: ControllerSettings
+    let queue = DispatchQueue(label: "tern.controller")
+    var active = false
+    var epoch: Int32 = 0
+    /// Brokers that asked for a controlled shutdown and are still registered: never elected, left out of ISRs.
+    var shuttingDown: Set<Int32> = []
 
-    init(store: ZooKeeperMetadataStore, brokerId: Int32, logger: Logger) {
+    init(store: ZooKeeperMetadataStore, brokerId: Int32, settings: ControllerSettings = .init(), logger: Logger) {
         self.store = store
         self.brokerId = brokerId
+        self.settings = settings
         self.logger = logger
     }
 
@@ -36,6 +42,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             self.queue.async { self.handle(change) }
         }
         queue.async { self.elect() }
+        scheduleRebalanceCheck()
     }
 
     /// For tests and the Metadata API: whether this broker is the active controller.
@@ -48,8 +55,13 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
                 logger.warning("controller role lost to broker \(id!)")
                 active = false
             }
-        case .brokersChanged, .topicsChanged:
+        case .brokersChanged(let live):
+            shuttingDown.formIntersection(live)
             if active { reconcile() }
+        case .topicsChanged:
+            if active { reconcile() }
+        case .preferredReplicaElectionRequested:
+            if active { handlePreferredReplicaElectionZNode() }
         case .leadershipChanged:
             break
         case .sessionExpired:
@@ -79,6 +91,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         active = true
         logger.info("broker \(brokerId) is the controller (epoch \(epoch))")
         reconcile()
+        handlePreferredReplicaElectionZNode()
     }
 
     private func bumpControllerEpoch() throws -> Int32 {
@@ -101,16 +114,20 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     }
 
     /// Brings every partition's state in line with the live brokers.
-    private func reconcile() {
-        let live = Set((store.liveBrokers() ?? [:]).keys)
+    func reconcile() {
+        let live = Set((store.liveBrokers() ?? [:]).keys).subtracting(shuttingDown)
         logger.debug("reconciling \(store.allTopics().count) topic(s) over live brokers \(live.sorted())")
         for topic in store.allTopics() {
             for (index, replicas) in topic.assignment.enumerated() {
                 let tp = TopicPartition(topic: topic.name, partition: Int32(index))
                 do {
                     if let current = store.leadership(of: tp) {
-                        guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch) else { continue }
+                        let unclean = uncleanElectionEnabled(topic)
+                        guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch, unclean: unclean) else { continue }
                         if try store.updateLeadership(tp, next) {
+                            if next.leader >= 0 && !current.isr.contains(next.leader) {
+                                logger.warning("\(tp): UNCLEAN leader election: broker \(next.leader) was not in the ISR \(current.isr); records acknowledged by the old ISR may be lost (unclean.leader.election.enable=true)")
+                            }
                             logger.info("\(tp): leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(next.isr)")
                         } else {
                             logger.info("\(tp): state changed under the controller; retrying on the next event")
@@ -131,8 +148,10 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     }
 
     /// The controller's election rule (pure, for tests): nil when nothing needs to change.
+    /// With `unclean` (unclean.leader.election.enable) and no live ISR member, the first live replica leads alone:
+    /// the partition is available again at the price of whatever the old ISR had that it lacks.
     static func nextLeadership(
-        _ current: PartitionLeadership, replicas: [Int32], live: Set<Int32>, controllerEpoch: Int32
+        _ current: PartitionLeadership, replicas: [Int32], live: Set<Int32>, controllerEpoch: Int32, unclean: Bool = false
     ) -> PartitionLeadership? {
         let liveIsr = current.isr.filter(live.contains)
         var next = current
@@ -140,6 +159,9 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             if let leader = replicas.first(where: liveIsr.contains) {
                 next.leader = leader
                 next.isr = liveIsr
+            } else if unclean, let leader = replicas.first(where: live.contains) {
+                next.leader = leader
+                next.isr = [leader]
             } else {
                 // No clean choice: offline, keeping the last ISR so its members can lead when they return.
                 next.leader = -1

@@ -37,6 +37,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case brokersChanged(live: Set<Int32>)
         case controllerChanged(Int32?)
         case sessionExpired
+        /// `/admin/preferred_replica_election` appeared (or changed): for the controller.
+        case preferredReplicaElectionRequested
         /// A new session replaced an expired one: ephemeral nodes (registration, /controller) must be recreated.
         case sessionReestablished
     }
@@ -69,6 +71,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     }
 
     private func reloadAll() {
+        watchPreferredReplicaElection()
         reloadBrokers()
         reloadController()
         reloadTopicList()
@@ -237,6 +240,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case .nodeCreated(KafkaZNodes.controller), .nodeDeleted(KafkaZNodes.controller),
              .nodeDataChanged(KafkaZNodes.controller):
             reloadController()
+        case .nodeCreated(KafkaZNodes.preferredReplicaElection), .nodeDataChanged(KafkaZNodes.preferredReplicaElection):
+            watchPreferredReplicaElection()
+            publish(.preferredReplicaElectionRequested)
+        case .nodeDeleted(KafkaZNodes.preferredReplicaElection):
+            watchPreferredReplicaElection()
         case .nodeDataChanged(let path) where Self.topicFromPath(path) != nil:
             reloadTopic(Self.topicFromPath(path)!)
         case .nodeCreated(let path), .nodeDataChanged(let path), .nodeDeleted(let path):
@@ -247,6 +255,10 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             renewSession()
         default: break
         }
+    }
+
+    private func watchPreferredReplicaElection() {
+        _ = try? zk.blocking { zk.exists(KafkaZNodes.preferredReplicaElection, watch: true, completion: $0) }
     }
 
     /// `/brokers/topics/<t>` -> t
