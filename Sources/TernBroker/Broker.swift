@@ -20,6 +20,7 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let fetchSessions = FetchSessionCache()
     let purgatory = FetchPurgatory()
     let authorizer = Authorizer()
+    let metrics = BrokerMetrics()
     let producerIds: ProducerIdManager
     let coordinator: CoordinatorWiring
     let transactions = TransactionWiring()

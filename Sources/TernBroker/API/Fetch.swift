@@ -196,6 +196,7 @@ extension Broker {
                                 }
                             }
                             total += data.length
+                            metrics.fetchBytesOut.increment(by: data.length)
                             remaining -= data.length
                             changed = true
                         }

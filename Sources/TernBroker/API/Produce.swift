@@ -109,6 +109,7 @@ extension Broker {
                 e.batchIndexErrorMessage = error.message
                 p.recordErrors = [e]
             }
+            metrics.produceRejected.increment()
             logger.debug("produce to \(tp) rejected: \(error)")
             return
         }
@@ -127,6 +128,8 @@ extension Broker {
         }
         do {
             let result = try partition.appendAsLeader(records, headers: headers)
+            metrics.messagesIn.increment(by: headers.reduce(0) { $0 + Int($1.recordCount) })
+            metrics.bytesIn.increment(by: records.readableBytes)
             p.baseOffset = result.baseOffset
             p.logAppendTimeMs = result.logAppendTime
             p.logStartOffset = result.logStartOffset
