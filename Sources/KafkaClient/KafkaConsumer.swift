@@ -23,6 +23,10 @@ public actor KafkaConsumer {
     var commitChain: Task<Void, Never>?
     /// Sends heartbeats while the application is busy between polls (see KafkaConsumer+Heartbeat.swift).
     var heartbeatTask: Task<Void, Never>?
+    /// One incremental fetch session per broker fetched from (KIP-227).
+    var fetchSessions: [Int32: FetchSession] = [:]
+    /// Per broker, how many partitions the last Fetch carried and how many its answer listed (for tests and logs).
+    var lastFetchPartitionCounts: [Int32: (sent: Int, answered: Int)] = [:]
 
     public init(config: ConsumerConfig) throws {
         self.config = config
@@ -148,58 +152,119 @@ public actor KafkaConsumer {
         }
     }
 
-    /// One Fetch per leader, concurrently; appends what came back to `buffered` and advances positions.
+    /// One Fetch per leader, concurrently, each in that broker's incremental fetch session (FetchSession.swift);
+    /// appends what came back to `buffered` and advances positions.
     private func fetchOnce(maxWait: Duration) async throws {
-        var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
+        var byLeader: [Int32: [TopicPartition: FetchSession.Entry]] = [:]
         for (tp, position) in positions where !paused.contains(tp) {
             guard let position else { continue }
             let leader = try await cluster.leader(for: tp)
-            byLeader[leader, default: []].append((tp, position))
+            byLeader[leader, default: [:]][tp] = .init(fetchOffset: position, maxBytes: config.maxPartitionFetchBytes)
         }
-        let config = self.config
+        // A broker not fetched from now keeps its session as it was; the next request to it forgets what moved.
+        var plans: [Int32: FetchSession.Plan] = [:]
+        for (node, wanted) in byLeader { plans[node] = fetchSessions[node, default: FetchSession()].next(wanted) }
+        let template = fetchRequestTemplate(maxWait: maxWait)
         let cluster = self.cluster
-        let responses = try await withThrowingTaskGroup(of: (FetchResponse, [TopicPartition: Int64]).self) { tasks in
-            for (node, parts) in byLeader {
+        let responses = await withTaskGroup(of: (Int32, Result<FetchResponse, any Error>).self) { tasks in
+            for (node, plan) in plans {
                 tasks.addTask {
-                    var request = FetchRequest()
-                    request.replicaId = -1
-                    request.maxWaitMs = Int32(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
-                    request.minBytes = config.fetchMinBytes
-                    request.maxBytes = config.fetchMaxBytes
-                    request.isolationLevel = config.readCommitted ? 1 : 0
-                    var topics: [String: [FetchRequest.FetchPartition]] = [:]
-                    for (tp, offset) in parts {
-                        var p = FetchRequest.FetchPartition()
-                        p.partition = tp.partition
-                        p.fetchOffset = offset
-                        p.partitionMaxBytes = config.maxPartitionFetchBytes
-                        topics[tp.topic, default: []].append(p)
+                    do {
+                        return (node, .success(try await cluster.send(Self.fetchRequest(template, plan), to: node)))
+                    } catch {
+                        return (node, .failure(error))
                     }
-                    request.topics = topics.map { name, partitions in
-                        var t = FetchRequest.FetchTopic()
-                        t.topic = name
-                        t.partitions = partitions
-                        return t
-                    }
-                    let response = try await cluster.send(request, to: node)
-                    return (response, Dictionary(parts, uniquingKeysWith: { a, _ in a }))
                 }
             }
-            var all: [(FetchResponse, [TopicPartition: Int64])] = []
-            for try await r in tasks { all.append(r) }
+            var all: [(Int32, Result<FetchResponse, any Error>)] = []
+            for await r in tasks { all.append(r) }
             return all
         }
-        for (response, requested) in responses {
+        // Every session moves on before any record is handled, so a throw below leaves no session out of step.
+        var firstError: (any Error)?
+        var answered: [(FetchResponse, [TopicPartition: FetchSession.Entry])] = []
+        for (node, result) in responses {
+            guard let plan = plans[node], let requested = byLeader[node] else { continue }
+            switch result {
+            case .success(let response):
+                // false: the session was lost; the next poll opens a new one with a full fetch.
+                lastFetchPartitionCounts[node] = (plan.partitions.count, response.responses.reduce(0) { $0 + $1.partitions.count })
+                if fetchSessions[node, default: FetchSession()].received(errorCode: response.errorCode, sessionId: response.sessionId, for: plan) {
+                    answered.append((response, requested))
+                }
+            case .failure(let error):
+                fetchSessions[node]?.failed()
+                firstError = firstError ?? error
+            }
+        }
+        for (response, requested) in answered {
             try check(response.errorCode, "Fetch")
             for topic in response.responses {
                 for p in topic.partitions {
                     let tp = TopicPartition(topic.topic, p.partitionIndex)
-                    guard let from = requested[tp], case .some(.some(let current)) = positions[tp], current == from else {
+                    guard let from = requested[tp]?.fetchOffset, case .some(.some(let current)) = positions[tp], current == from else {
                         continue  // seeked or unassigned while the fetch was in flight
                     }
                     try await handle(tp, from: from, p)
                 }
             }
+        }
+        if let firstError { throw firstError }
+    }
+
+    private func fetchRequestTemplate(maxWait: Duration) -> FetchRequest {
+        var request = FetchRequest()
+        request.replicaId = -1
+        request.maxWaitMs = Int32(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
+        request.minBytes = config.fetchMinBytes
+        request.maxBytes = config.fetchMaxBytes
+        request.isolationLevel = config.readCommitted ? 1 : 0
+        return request
+    }
+
+    /// `template` with the session fields, partitions and forgotten partitions of `plan`, grouped by topic.
+    static func fetchRequest(_ template: FetchRequest, _ plan: FetchSession.Plan) -> FetchRequest {
+        var request = template
+        request.sessionId = plan.sessionId
+        request.sessionEpoch = plan.epoch
+        var order: [String] = []
+        var topics: [String: [FetchRequest.FetchPartition]] = [:]
+        for (tp, entry) in plan.partitions {
+            var p = FetchRequest.FetchPartition()
+            p.partition = tp.partition
+            p.fetchOffset = entry.fetchOffset
+            p.partitionMaxBytes = entry.maxBytes
+            if topics[tp.topic] == nil { order.append(tp.topic) }
+            topics[tp.topic, default: []].append(p)
+        }
+        request.topics = order.map { name in
+            var t = FetchRequest.FetchTopic()
+            t.topic = name
+            t.partitions = topics[name] ?? []
+            return t
+        }
+        var forgotten: [String: [Int32]] = [:]
+        var forgottenOrder: [String] = []
+        for tp in plan.forgotten {
+            if forgotten[tp.topic] == nil { forgottenOrder.append(tp.topic) }
+            forgotten[tp.topic, default: []].append(tp.partition)
+        }
+        request.forgottenTopicsData = forgottenOrder.map { name in
+            var f = FetchRequest.ForgottenTopic()
+            f.topic = name
+            f.partitions = forgotten[name] ?? []
+            return f
+        }
+        return request
+    }
+
+    /// Ends every fetch session (epoch -1), so brokers free the slots now rather than on eviction.
+    private func closeFetchSessions() async {
+        let closing = fetchSessions.compactMap { node, s in s.closeRequest.map { (node, $0) } }
+        fetchSessions = [:]
+        let template = fetchRequestTemplate(maxWait: .zero)
+        for (node, plan) in closing {
+            _ = try? await cluster.send(Self.fetchRequest(template, plan), to: node)
         }
     }
 
@@ -276,6 +341,7 @@ public actor KafkaConsumer {
         await commitChain?.value
         if group != nil { await leaveGroup() }
         closed = true
+        await closeFetchSessions()
         await cluster.close()
     }
 }

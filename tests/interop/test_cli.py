@@ -389,3 +389,48 @@ def test_tern_and_confluent_share_a_group_with_the_same_assignor(broker, topic_n
     ours = proc.communicate(timeout=60)[0].decode().split()
     assert theirs and ours
     assert sorted(theirs + ours) == sorted(f"v{i}" for i in range(200))
+
+
+def test_console_tools_interoperate_with_kafka_python(broker, topic_name):
+    """tern's Swift producer and consumer against kafka-python, a client that shares no code with librdkafka."""
+    from kafka import KafkaConsumer as PyConsumer, KafkaProducer as PyProducer, TopicPartition as PyTP
+
+    create_topic(broker.bootstrap, topic_name, partitions=2)
+    # Swift producer -> kafka-python consumer: keys, values, a null key and non-ASCII text arrive intact.
+    lines = [f"key-{i % 5}|value-{i}-é✓" for i in range(300)] + ["null|keyless"]
+    tern("console-producer", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+         "--property", "parse.key=true", "--property", "key.separator=|", "--property", "null.marker=null",
+         "--producer-property", "linger.ms=5", input="\n".join(lines) + "\n")
+    consumer = PyConsumer(bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+                          consumer_timeout_ms=10000)
+    consumer.assign([PyTP(topic_name, 0), PyTP(topic_name, 1)])
+    got = []
+    for m in consumer:
+        got.append(m)
+        if len(got) == len(lines):
+            break
+    consumer.close()
+    expected = [(None if k == "null" else k.encode(), v.encode()) for k, v in (line.split("|") for line in lines)]
+    assert sorted(((m.key, m.value) for m in got), key=lambda kv: (kv[0] or b"", kv[1])) == \
+        sorted(expected, key=lambda kv: (kv[0] or b"", kv[1]))
+    assert all(m.headers == [] for m in got)
+    # Records with one key sit in one partition in the order they were sent.
+    for k in range(5):
+        values = [m.value for m in sorted(got, key=lambda m: m.offset) if m.key == f"key-{k}".encode()]
+        assert len({m.partition for m in got if m.key == f"key-{k}".encode()}) == 1
+        assert values == [f"value-{i}-é✓".encode() for i in range(300) if i % 5 == k]
+
+    # kafka-python producer -> tern console-consumer: keys, values and headers printed as Kafka's formatter does.
+    other = topic_name + "-py"
+    create_topic(broker.bootstrap, other, partitions=1)
+    producer = PyProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=5)
+    for i in range(100):
+        producer.send(other, key=f"k{i}".encode(), value=f"v{i}".encode(),
+                      headers=[("h", str(i).encode()), ("n", b"py")], partition=0)
+    producer.flush()
+    producer.close()
+    cp = tern("console-consumer", f"--bootstrap-server={broker.bootstrap}", "--topic", other, "--from-beginning",
+              "--max-messages", "100", "--property", "print.key=true", "--property", "print.offset=true",
+              "--property", "print.headers=true")
+    out = cp.stdout.decode().rstrip("\n").split("\n")
+    assert out == [f"Offset:{i}\th:{i},n:py\tk{i}\tv{i}" for i in range(100)]
