@@ -13,7 +13,7 @@ from clients import (Rec, check_roundtrip, consume_aiokafka, consume_confluent, 
 
 pytestmark = pytest.mark.broker
 
-N = 3000
+N = 20000  # "tens of thousands" of keyed records with headers per client and codec
 PARTITIONS = 3
 
 
