@@ -108,7 +108,7 @@ extension Broker {
         let readCommitted = request.isolationLevel == 1
         let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
         if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.hasError || plan.partitions.isEmpty {
-            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan))
+            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan, bytes: first.bytes))
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(request.maxWaitMs))
         let keys = plan.partitions.map { FetchPurgatory.Key(topic: $0.key.topic, partition: $0.key.partition) }
@@ -119,13 +119,15 @@ extension Broker {
                 if remaining > .zero { await purgatory.wait(for: keys, timeout: remaining, on: ctx.eventLoop) }
                 let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
                 if again.bytes >= minBytes || again.hasError || NIODeadline.now() >= deadline {
-                    return finish(again.result, plan)
+                    return finish(again.result, plan, bytes: again.bytes)
                 }
             }
         }
     }
 
-    private func finish(_ result: FetchResult, _ plan: FetchPlan) -> FetchResult {
+    /// The response that is sent: counted here once (a long poll may read several times before it answers).
+    private func finish(_ result: FetchResult, _ plan: FetchPlan, bytes: Int) -> FetchResult {
+        metrics.fetchBytesOut.increment(by: bytes)
         var result = result
         result.response.sessionId = plan.sessionId
         if plan.sessionId != 0 {
@@ -196,7 +198,6 @@ extension Broker {
                                 }
                             }
                             total += data.length
-                            metrics.fetchBytesOut.increment(by: data.length)
                             remaining -= data.length
                             changed = true
                         }

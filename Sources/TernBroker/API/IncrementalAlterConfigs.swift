@@ -22,18 +22,14 @@ extension Broker {
         _ request: IncrementalAlterConfigsRequest, _ ctx: RequestContext
     ) throws -> IncrementalAlterConfigsResponse {
         var response = IncrementalAlterConfigsResponse()
-        let duplicates = Self.duplicateResources(request.resources.map { ($0.resourceType, $0.resourceName) })
-        for resource in request.resources {
+        let failures = alterEachResource(request.resources, key: { ($0.resourceType, $0.resourceName) }) {
+            incrementalAlterConfigs($0, validateOnly: request.validateOnly)
+        }
+        for (resource, failure) in zip(request.resources, failures) {
             var r = IncrementalAlterConfigsResponse.AlterConfigsResourceResponse()
             r.resourceType = resource.resourceType
             r.resourceName = resource.resourceName
             r.errorMessage = nil
-            let failure: TopicCreationFailure?
-            if duplicates.contains("\(resource.resourceType):\(resource.resourceName)") {
-                failure = TopicCreationFailure(code: .invalidRequest, message: "Each resource must appear at most once.")
-            } else {
-                failure = incrementalAlterConfigs(resource, validateOnly: request.validateOnly)
-            }
             if let failure {
                 r.errorCode = failure.code.rawValue
                 r.errorMessage = failure.message

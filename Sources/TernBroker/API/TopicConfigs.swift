@@ -237,10 +237,19 @@ extension Broker {
     }
 
     /// Kafka answers every occurrence of a resource named twice in one alter request with INVALID_REQUEST.
-    static func duplicateResources(_ resources: [(type: Int8, name: String)]) -> Set<String> {
+    /// Applies `apply` to each resource of an (Incremental)AlterConfigs request, in order; a resource named twice
+    /// in one request fails with INVALID_REQUEST instead, as Kafka answers. One result per resource.
+    func alterEachResource<R>(
+        _ resources: [R], key: (R) -> (type: Int8, name: String), _ apply: (R) -> TopicCreationFailure?
+    ) -> [TopicCreationFailure?] {
         var counts: [String: Int] = [:]
-        for r in resources { counts["\(r.type):\(r.name)", default: 0] += 1 }
-        return Set(counts.filter { $0.value > 1 }.keys)
+        for r in resources { counts["\(key(r).type):\(key(r).name)", default: 0] += 1 }
+        return resources.map { r in
+            if counts["\(key(r).type):\(key(r).name)", default: 0] > 1 {
+                return TopicCreationFailure(code: .invalidRequest, message: "Each resource must appear at most once.")
+            }
+            return apply(r)
+        }
     }
 }
 

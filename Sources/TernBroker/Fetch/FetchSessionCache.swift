@@ -1,3 +1,4 @@
+import KafkaProtocol
 import NIOConcurrencyHelpers
 
 /// Incremental fetch sessions (KIP-227). A client opens a session with a full fetch (sessionId 0, epoch 0);
@@ -45,13 +46,8 @@ public final class FetchSessionCache: Sendable {
         case full(sessionId: Int32)
         /// An incremental fetch: every partition of the session is considered, only changed ones are returned.
         case incremental(Session)
-        case error(ErrorCodeValue)
-    }
-
-    /// Wire codes used here (kept local so this type does not depend on generated code).
-    public enum ErrorCodeValue: Int16, Sendable {
-        case fetchSessionIdNotFound = 70
-        case invalidFetchSessionEpoch = 71
+        /// FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH.
+        case error(ErrorCode)
     }
 
     private struct State {

@@ -35,8 +35,10 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         self.topicPartition = topicPartition
         self.log = log
         self._leaderEpoch = leaderEpoch
-        loadProducerState(logger: logger)
-        loadTransactionState()
+        let producersFrom = loadProducerSnapshot(logger: logger)
+        let transactionsFrom = loadTransactionSnapshot()
+        replayLog(producersFrom: producersFrom, transactionsFrom: transactionsFrom)
+        producers.removeEntries(below: log.logStartOffset)
     }
 
     public var leaderEpoch: Int32 { lock.withLock { _leaderEpoch } }
@@ -160,21 +162,27 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         (log.dir as NSString).appendingPathComponent(Self.transactionSnapshotFileName)
     }
 
-    /// Open and aborted transactions (see `TransactionState`): the snapshot of the last clean shutdown, then the
-    /// log after it; without a valid snapshot the whole log is replayed.
-    private func loadTransactionState() {
-        var offset = log.logStartOffset
+    /// Loads the transaction snapshot of the last clean shutdown; returns the offset the log replay starts from.
+    /// An older snapshot stays valid after a crash: the replay covers everything after its offset.
+    private func loadTransactionSnapshot() -> Int64 {
         if let data = FileManager.default.contents(atPath: transactionSnapshotPath),
            let (state, at) = TransactionState.load(snapshot: ByteBuffer(bytes: data)),
            at <= log.logEndOffset, at >= log.logStartOffset {
             transactions = state
-            offset = at
+            return at
         }
-        // An older snapshot stays valid after a crash: the replay below covers everything after its offset.
+        return log.logStartOffset
+    }
+
+    /// One pass over the stored batches from the earlier of the two snapshot offsets, feeding each table only the
+    /// batches after its own snapshot (a replayed batch must not be counted twice).
+    private func replayLog(producersFrom: Int64, transactionsFrom: Int64) {
+        var offset = min(producersFrom, transactionsFrom)
         while offset < log.logEndOffset {
             guard let data = try? log.read(from: offset, maxBytes: 1 << 20, maxOffset: .max, minOneBatch: true),
                   !data.isEmpty else { break }
-            transactions.replay(batchesIn: data.records)
+            producers.replay(batchesIn: Self.batches(in: data.records, endingAtOrAfter: producersFrom))
+            transactions.replay(batchesIn: Self.batches(in: data.records, endingAtOrAfter: transactionsFrom))
             var index = data.records.readerIndex
             var next = offset
             while let h = RecordBatchHeader(peekingAt: index, of: data.records) {
@@ -184,6 +192,15 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
             if next <= offset { break }
             offset = next
         }
+    }
+
+    /// The batches of `buffer` from the first one whose last offset is >= `offset` (a slice, no copy).
+    static func batches(in buffer: ByteBuffer, endingAtOrAfter offset: Int64) -> ByteBuffer {
+        var index = buffer.readerIndex
+        while let h = RecordBatchHeader(peekingAt: index, of: buffer), h.lastOffset < offset {
+            index += h.totalSize
+        }
+        return buffer.getSlice(at: index, length: buffer.writerIndex - index) ?? ByteBuffer()
     }
 
     // MARK: Producer state persistence
@@ -204,31 +221,14 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         }
     }
 
-    /// Snapshot (if valid) + replay of the batch headers after it. A missing or corrupt snapshot replays the log.
-    private func loadProducerState(logger: Logger) {
-        var from = log.logStartOffset
-        if let data = FileManager.default.contents(atPath: snapshotPath) {
-            if let (table, offset) = ProducerStateTable.load(snapshot: ByteBuffer(bytes: data)), offset <= log.logEndOffset {
-                producers = table
-                from = max(offset, log.logStartOffset)
-            } else {
-                logger.warning("producer state snapshot of \(topicPartition) is corrupt or ahead of the log; replaying the log")
-            }
+    /// Loads the producer snapshot (if valid); returns the offset the log replay starts from.
+    private func loadProducerSnapshot(logger: Logger) -> Int64 {
+        guard let data = FileManager.default.contents(atPath: snapshotPath) else { return log.logStartOffset }
+        if let (table, offset) = ProducerStateTable.load(snapshot: ByteBuffer(bytes: data)), offset <= log.logEndOffset {
+            producers = table
+            return max(offset, log.logStartOffset)
         }
-        var offset = from
-        while offset < log.logEndOffset {
-            guard let data = try? log.read(from: offset, maxBytes: 1 << 20, maxOffset: .max, minOneBatch: true),
-                  !data.isEmpty else { break }
-            producers.replay(batchesIn: data.records)
-            var index = data.records.readerIndex
-            var next = offset
-            while let h = RecordBatchHeader(peekingAt: index, of: data.records) {
-                next = h.nextOffset
-                index += h.totalSize
-            }
-            if next <= offset { break }
-            offset = next
-        }
-        producers.removeEntries(below: log.logStartOffset)
+        logger.warning("producer state snapshot of \(topicPartition) is corrupt or ahead of the log; replaying the log")
+        return log.logStartOffset
     }
 }
