@@ -28,6 +28,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let controller: ClusterController?
     /// Cluster mode: replica fetchers and the ISR check (Broker+Cluster.swift).
     let clusterRuntime = ClusterRuntime()
+    /// Cluster mode: partition states and live brokers as the controller last told them (UpdateMetadata).
+    let metadataCache = MetadataCache()
     let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 

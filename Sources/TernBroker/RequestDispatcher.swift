@@ -151,7 +151,7 @@ extension Broker {
         case .fetch: return try serve(FetchRequest.self, ctx, body: &b, fetch)
         case .listOffsets: return try serveNow(ListOffsetsRequest.self, ctx, body: &b, listOffsets)
         case .createTopics: return try serveNow(CreateTopicsRequest.self, ctx, body: &b, createTopics)
-        case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
+        case .deleteTopics: return try serve(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
         case .initProducerId: return try serve(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
         case .offsetForLeaderEpoch:
@@ -168,6 +168,9 @@ extension Broker {
         case .electLeaders: return try serveNow(ElectLeadersRequest.self, ctx, body: &b, electLeaders)
         case .controlledShutdown:
             return try serveNow(ControlledShutdownRequest.self, ctx, body: &b, controlledShutdown)
+        case .leaderAndIsr: return try serveNow(LeaderAndIsrRequest.self, ctx, body: &b, leaderAndIsr)
+        case .stopReplica: return try serveNow(StopReplicaRequest.self, ctx, body: &b, stopReplica)
+        case .updateMetadata: return try serveNow(UpdateMetadataRequest.self, ctx, body: &b, updateMetadata)
         default:
             return try routeCoordinatorApis(ctx, body: &b)
         }

@@ -107,6 +107,24 @@ public final class ReplicaManager: Sendable {
         return created
     }
 
+    /// Cluster mode: the partition's replica here, its log created when missing (LeaderAndIsr makes replicas).
+    func ensurePartition(_ tp: TopicPartition, topic: TopicMetadata) throws -> Partition {
+        if let existing = partition(tp) { return existing }
+        let log = try logManager.getOrCreateLog(tp, config: try LogConfig(topic.configs, defaults: defaultLogConfig))
+        let created = Partition(topicPartition: tp, log: log, logger: logger)
+        return partitions.withLockedValue { map in
+            if let raced = map[tp] { return raced }
+            map[tp] = created
+            return created
+        }
+    }
+
+    /// Cluster mode (StopReplica with delete_partition): this replica and its log go.
+    func deletePartition(_ tp: TopicPartition) throws {
+        _ = partitions.withLockedValue { $0.removeValue(forKey: tp) }
+        try logManager.deleteLog(tp)
+    }
+
     func deleteLogs(of topic: TopicMetadata) throws {
         for p in 0..<topic.partitionCount {
             let tp = TopicPartition(topic: topic.name, partition: Int32(p))
