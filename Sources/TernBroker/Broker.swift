@@ -30,6 +30,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let clusterRuntime = ClusterRuntime()
     /// Cluster mode: partition states and live brokers as the controller last told them (UpdateMetadata).
     let metadataCache = MetadataCache()
+    /// Cluster mode: `/config/brokers/<id>` and `/config/brokers/<default>` (DynamicBrokerConfig.swift).
+    let dynamicConfigs = DynamicBrokerConfigs()
     let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 

@@ -32,6 +32,7 @@ extension Broker {
         for partition in replicaManager.allPartitions {
             partition.setRole(leader: -1, leaderEpoch: -1, localBrokerId: brokerId)
         }
+        reloadDynamicBrokerConfigs()
         controller.interBrokerListener = config.raw["inter.broker.listener.name"] ?? advertised.withLockedValue { $0.first?.name } ?? "PLAINTEXT"
         controller.connector = { [weak self] id in
             guard let self else { throw BrokerError.metadata("broker stopped") }
@@ -155,8 +156,10 @@ extension Broker {
             for t in removed {
                 for p in 0..<t.partitionCount { purgatory.notify(.init(topic: t.name, partition: Int32(p))) }
             }
+        case .configChangeNotified:
+            reloadDynamicBrokerConfigs()
         case .leadershipChanged, .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested,
-             .topicDeletionRequested, .isrChangeNotified, .configChangeNotified:
+             .topicDeletionRequested, .isrChangeNotified:
             break
         case .sessionExpired:
             break

@@ -13,13 +13,16 @@ public final class ReplicaManager: Sendable {
     let config: BrokerConfig
     let logger: Logger
     private let partitions = NIOLockedValueBox<[TopicPartition: Partition]>([:])
-    public let defaultLogConfig: LogConfig
+    /// The broker-wide defaults of topic configs: server.properties, then dynamic broker configs on top.
+    public var defaultLogConfig: LogConfig { defaults.withLockedValue { $0 } }
+    private let defaults: NIOLockedValueBox<LogConfig>
 
     init(config: BrokerConfig, store: any MetadataStore, logger: Logger) throws {
         self.config = config
         self.store = store
         self.logger = logger
-        self.defaultLogConfig = try Self.logConfig(from: config)
+        let defaultLogConfig = try Self.logConfig(from: config)
+        self.defaults = NIOLockedValueBox(defaultLogConfig)
         self.logManager = LogManager(logDirs: config.logDirs, defaultConfig: defaultLogConfig, logger: logger)
         let topics = Dictionary(uniqueKeysWithValues: store.allTopics().map { ($0.name, $0) })
         try logManager.startup { tp in
@@ -130,6 +133,14 @@ public final class ReplicaManager: Sendable {
             let tp = TopicPartition(topic: topic.name, partition: Int32(p))
             _ = partitions.withLockedValue { $0.removeValue(forKey: tp) }
             try logManager.deleteLog(tp)
+        }
+    }
+
+    /// Dynamic broker configs changed the defaults: every hosted log takes its topic's configs over the new ones.
+    func updateDefaults(_ logConfig: LogConfig) {
+        defaults.withLockedValue { $0 = logConfig }
+        for topic in store.allTopics() {
+            do { try updateConfig(of: topic) } catch { logger.error("cannot apply new defaults to \(topic.name): \(error)") }
         }
     }
 
