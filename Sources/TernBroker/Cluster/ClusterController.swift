@@ -164,40 +164,42 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             for (index, replicas) in topic.assignment.enumerated() {
                 let tp = TopicPartition(topic: topic.name, partition: Int32(index))
                 // A lost race (a leader wrote its ISR first) re-reads the state; try again with it.
-                for _ in 0..<3 where !reconcile(tp, topic: topic, replicas: replicas, live: live) {}
+                for _ in 0..<3 {
+                    if reconcile(tp, topic: topic, replicas: replicas, live: live) { break }
+                }
             }
         }
     }
 
     /// One partition; false when a conditional write lost a race and the state was re-read.
     private func reconcile(_ tp: TopicPartition, topic: TopicMetadata, replicas: [Int32], live: Set<Int32>) -> Bool {
-                do {
-                    if let current = store.leadership(of: tp) {
-                        let unclean = uncleanElectionEnabled(topic)
-                        guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch, unclean: unclean) else { return true }
-                        if try writeLeadership(tp, next) {
-                            if next.leader >= 0 && !current.isr.contains(next.leader) {
-                                logger.warning("\(tp): UNCLEAN leader election: broker \(next.leader) was not in the ISR \(current.isr); records acknowledged by the old ISR may be lost (unclean.leader.election.enable=true)")
-                            }
-                            logger.info("\(tp): leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(next.isr)")
-                        } else {
-                            logger.info("\(tp): state changed under the controller; re-read")
-                            return false
-                        }
-                    } else {
-                        let liveReplicas = replicas.filter(live.contains)
-                        guard let leader = liveReplicas.first else { return true }
-                        let first = PartitionLeadership(leader: leader, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: epoch, zkVersion: 0)
-                        if try createLeadership(tp, first) {
-                            logger.info("\(tp): first leader \(leader), isr \(liveReplicas)")
-                        } else {
-                            return false
-                        }
+        do {
+            if let current = store.leadership(of: tp) {
+                let unclean = uncleanElectionEnabled(topic)
+                guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch, unclean: unclean) else { return true }
+                if try writeLeadership(tp, next) {
+                    if next.leader >= 0 && !current.isr.contains(next.leader) {
+                        logger.warning("\(tp): UNCLEAN leader election: broker \(next.leader) was not in the ISR \(current.isr); records acknowledged by the old ISR may be lost (unclean.leader.election.enable=true)")
                     }
-                } catch {
-                    logger.error("\(tp): cannot write partition state: \(error)")
+                    logger.info("\(tp): leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(next.isr)")
+                } else {
+                    logger.info("\(tp): state changed under the controller; re-read")
+                    return false
                 }
-                return true
+            } else {
+                let liveReplicas = replicas.filter(live.contains)
+                guard let leader = liveReplicas.first else { return true }
+                let first = PartitionLeadership(leader: leader, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: epoch, zkVersion: 0)
+                if try createLeadership(tp, first) {
+                    logger.info("\(tp): first leader \(leader), isr \(liveReplicas)")
+                } else {
+                    return false
+                }
+            }
+        } catch {
+            logger.error("\(tp): cannot write partition state: \(error)")
+        }
+        return true
     }
 
     /// The controller's election rule (pure, for tests): nil when nothing needs to change.
