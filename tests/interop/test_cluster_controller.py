@@ -42,8 +42,13 @@ def zk_ls(zookeeper, *paths: str) -> list[list[str]]:
 
 
 def single_zk_broker(zookeeper, broker_factory, broker_id=0, **extra):
-    return broker_factory(overrides={"broker.id": broker_id, "zookeeper.connect": f"{zookeeper.connect}/tern",
-                                     "zookeeper.session.timeout.ms": SESSION_MS, **extra})
+    b = broker_factory(overrides={"broker.id": broker_id, "zookeeper.connect": f"{zookeeper.connect}/tern",
+                                  "zookeeper.session.timeout.ms": SESSION_MS,
+                                  "controlled.shutdown.retry.backoff.ms": 200, **extra})
+    # The broker knows itself from the controller's first UpdateMetadata.
+    wait_for(lambda: broker_id in AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=5).brokers, 15,
+             "the controller's UpdateMetadata")
+    return b
 
 
 # ---- raw controller requests (non-flexible versions, encoded by hand) ---------------------------------------------

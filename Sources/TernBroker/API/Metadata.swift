@@ -14,7 +14,8 @@ extension Broker {
         var response = MetadataResponse()
         response.brokers = clusterBrokerEntries(ctx) ?? [brokerEntry(ctx)]
         response.clusterId = clusterId
-        response.controllerId = zooKeeperStore == nil ? brokerId : (metadataCache.controllerId ?? -1)
+        // Before the controller's first UpdateMetadata, /controller names it (admin clients wait for one).
+        response.controllerId = zooKeeperStore == nil ? brokerId : (metadataCache.controllerId ?? metadataStore.controllerId() ?? -1)
         let allowAutoCreate = ctx.apiVersion < 4 || request.allowAutoTopicCreation
         let requested = request.topics
         if requested == nil || (ctx.apiVersion == 0 && requested?.isEmpty == true) {

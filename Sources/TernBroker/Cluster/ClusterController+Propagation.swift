@@ -82,6 +82,23 @@ extension ClusterController {
         for id in brokers { channels[id]?.enqueue(.updateMetadata(request)) }
     }
 
+    /// StopReplica to the live brokers holding `replicas` (a replica moved away: `delete` true removes its log).
+    /// `onAck` runs on the controller queue with the broker's answer.
+    func sendStopReplica(_ replicas: [ReplicaRef], delete: Bool, onAck: (@Sendable (Int32, StopReplicaResponse) -> Void)? = nil) {
+        var perBroker: [Int32: [(tp: TopicPartition, leaderEpoch: Int32)]] = [:]
+        for ref in replicas where channels[ref.broker] != nil {
+            let epoch = delete ? ControlFence.epochDuringDelete : (store.leadership(of: ref.tp)?.leaderEpoch ?? ControlFence.noEpoch)
+            perBroker[ref.broker, default: []].append((ref.tp, epoch))
+        }
+        for (broker, parts) in perBroker {
+            let request = ControllerRequests.stopReplica(header, parts, delete: delete)
+            channels[broker]?.enqueue(.stopReplica(request, onAck: { [weak self] response in
+                guard let self, let onAck else { return }
+                self.queue.async { onAck(broker, response) }
+            }))
+        }
+    }
+
     /// `/brokers/ids` changed (or this broker just became controller, `all` true): channels follow the live
     /// brokers; new ones are brought up to date (Kafka's onBrokerStartup), the rest learn the new broker list.
     func syncBrokers(all: Bool = false) {

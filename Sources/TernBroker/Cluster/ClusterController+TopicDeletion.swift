@@ -64,17 +64,9 @@ extension ClusterController {
     /// StopReplica(delete_partition=true) for every pending replica of `name` on a live broker (or only `only`).
     private func sendStopReplicas(for name: String, to only: Set<Int32>?) {
         guard let pending = deletions[name] else { return }
-        var perBroker: [Int32: [TopicPartition]] = [:]
-        for ref in pending where channels[ref.broker] != nil && (only?.contains(ref.broker) ?? true) {
-            perBroker[ref.broker, default: []].append(ref.tp)
-        }
-        for (broker, tps) in perBroker {
-            let request = ControllerRequests.stopReplica(
-                header, tps.sorted { $0.partition < $1.partition }.map { ($0, ControlFence.epochDuringDelete) }, delete: true)
-            channels[broker]?.enqueue(.stopReplica(request, onAck: { [weak self] response in
-                guard let self else { return }
-                self.queue.async { self.stopReplicaAcknowledged(by: broker, response) }
-            }))
+        let refs = pending.filter { only?.contains($0.broker) ?? true }.sorted { ($0.broker, $0.tp.partition) < ($1.broker, $1.tp.partition) }
+        sendStopReplica(refs, delete: true) { [weak self] broker, response in
+            self?.stopReplicaAcknowledged(by: broker, response)
         }
     }
 

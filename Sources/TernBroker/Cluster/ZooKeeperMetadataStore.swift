@@ -8,7 +8,9 @@ import TernStorage
 /// The metadata store of a broker with `zookeeper.connect`: topics, configs, live brokers, partition leadership
 /// and the controller live in ZooKeeper under Kafka's znode layout, so every broker sees the same cluster.
 ///
-/// Reads answer from a cache that ZooKeeper watches keep current (one-shot watches are re-armed by each
+/// Partition state znodes are read (start-up, controller failover, lost races, ISR change notifications) but not
+/// watched: brokers learn states from the controller's requests. The rest:
+/// reads answer from a cache that ZooKeeper watches keep current (one-shot watches are re-armed by each
 /// reload); a topic missing from the cache is read through, so a topic just created on another broker is seen
 /// at once. Writes go to ZooKeeper first, then to the cache. All watch handling runs on the client's serial event
 /// queue, which is why the blocking calls here are safe there; `onChange` listeners run on that queue too.

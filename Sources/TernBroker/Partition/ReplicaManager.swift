@@ -41,7 +41,8 @@ public final class ReplicaManager: Sendable {
             }
         }
         // Partitions of known topics whose directories are missing (first start after a crash in creation).
-        for topic in topics.values {
+        // In a cluster the controller's LeaderAndIsr creates missing replicas, and only where they belong.
+        for topic in topics.values where store.liveBrokers() == nil {
             for p in 0..<topic.partitionCount {
                 let tp = TopicPartition(topic: topic.name, partition: Int32(p))
                 if loaded[tp] == nil {
