@@ -54,8 +54,9 @@ extension Broker {
             return .fencedLeaderEpoch
         }
         if let partition {
-            // No leader, no fetching: the replica fetcher only follows partitions whose leader it serves.
-            partition.setRole(leader: -1, leaderEpoch: partition.leaderEpoch, localBrokerId: brokerId)
+            // No leader, no fetching (the replica fetcher only follows partitions whose leader it serves), and no
+            // epoch held: Kafka drops a stopped partition, so a later LeaderAndIsr applies whatever its epoch.
+            partition.setRole(leader: -1, leaderEpoch: -1, localBrokerId: brokerId)
         }
         if delete {
             do {
