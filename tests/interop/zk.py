@@ -7,7 +7,7 @@ skips the test with a clear message when the package (or java) is missing.
 
 `ZooKeeperEnsemble` runs a quorum of `QuorumPeerMain` nodes, each with its own zoo.cfg (`server.N=127.0.0.1:
 peerPort:electionPort`) and `myid` file, so tests can kill single nodes (a quorum of 3 survives one loss).
-Each node answers the four-letter words `srvr` and `cons`, which tell who leads and who is connected where.
+Each node answers the four-letter word `srvr`, which tells whether it serves and whether it leads.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class ZooKeeperNode:
     def write_config(self, tick_ms: int, servers: list["ZooKeeperNode"]) -> None:
         lines = [f"tickTime={tick_ms}", "initLimit=10", "syncLimit=5", f"dataDir={self.data_dir}",
                  f"clientPort={self.port}", "clientPortAddress=127.0.0.1", "admin.enableServer=false",
-                 "4lw.commands.whitelist=srvr,cons,ruok", "maxSessionTimeout=60000"]
+                 "4lw.commands.whitelist=srvr", "maxSessionTimeout=60000"]
         lines += [f"server.{n.myid}=127.0.0.1:{n.peer_port}:{n.election_port}" for n in servers]
         self.cfg_path.write_text("\n".join(lines) + "\n")
 
@@ -141,15 +141,6 @@ class ZooKeeperNode:
             if line.startswith("Mode:"):
                 return line.split(":", 1)[1].strip()
         return None
-
-    def client_ports(self) -> list[int]:
-        """Local ports of the clients connected to this node (from `cons`), sessions only."""
-        ports = []
-        for line in four_letter_word(self.port, "cons").splitlines():
-            line = line.strip()
-            if line.startswith("/127.0.0.1:") and "sid=" in line:
-                ports.append(int(line.split(":", 1)[1].split("[", 1)[0]))
-        return ports
 
 
 class ZooKeeperEnsemble:
