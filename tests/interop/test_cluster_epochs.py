@@ -277,6 +277,10 @@ def test_brokers_survive_the_loss_of_zookeeper_nodes(zookeeper_ensemble, broker_
         conns = ensemble_connections(ens, cluster)
         victim = (max(ens.nodes, key=lambda n: len(conns.get(n.myid, []))) if pick == "busiest" else ens.leader())
         moved = conns.get(victim.myid, [])
+        assert sum(len(v) for v in conns.values()) == 3, conns  # one session per broker
+        if pick == "busiest":
+            assert moved, conns
+        print(f"killing ZooKeeper node {victim.myid} ({victim.mode()}), connected brokers {moved}")
         victim.kill()
         ens.wait_for_quorum(30)
         if moved:
