@@ -184,6 +184,38 @@ def test_produce_to_a_follower_names_the_leader(zookeeper, broker_factory, topic
     assert [(n.node_id, n.host, n.port) for n in r.node_endpoints] == [(leader_id, "127.0.0.1", leader.port)]
 
 
+def test_delete_records_on_the_leader_moves_the_followers_log_start(zookeeper, broker_factory, topic_name):  # noqa: F811
+    from confluent_kafka import TopicPartition as TP
+    cluster = start_cluster(f"{zookeeper.connect}/tern", broker_factory)
+    create_topic(cluster, topic_name)
+    produce_acks_all(cluster, topic_name, 100)
+    wait_isr(cluster, topic_name)
+    _, leader_id, epoch, _ = raw_metadata(cluster[0], topic_name)
+    followers = [b for b in cluster if b.node_id != leader_id]
+    # Only the leader deletes; a follower answers NOT_LEADER_OR_FOLLOWER.
+    from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
+    with rk.RawConnection.to(followers[0].bootstrap) as conn:
+        r = rk.kp_request(conn, DeleteRecordsRequest, DeleteRecordsResponse, 2, timeout_ms=5000, topics=[
+            {"name": topic_name, "partitions": [{"partition_index": 0, "offset": 40}]}])
+    assert r.topics[0].partitions[0].error_code == NOT_LEADER_OR_FOLLOWER
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    result = admin.delete_records([TP(topic_name, 0, 40)])
+    assert list(result.values())[0].result(10).low_watermark == 40
+    # Followers take the leader's log start offset from its fetch responses (replica id -2 may ask any replica).
+    for f in followers:
+        wait_for(lambda f=f: list_offsets_debug(f, topic_name, -2) == 40, 10, f"log start 40 on follower {f.node_id}")
+
+
+def list_offsets_debug(broker, topic, timestamp):
+    with rk.RawConnection.to(broker.bootstrap) as conn:
+        r = rk.kp_request(conn, ListOffsetsRequest, ListOffsetsResponse, 7, replica_id=-2, isolation_level=0,
+                          topics=[{"name": topic, "partitions": [
+                              {"partition_index": 0, "current_leader_epoch": -1, "timestamp": timestamp}]}])
+    p = r.topics[0].partitions[0]
+    assert p.error_code == 0, p
+    return p.offset
+
+
 def test_consumer_reads_from_the_follower_in_its_rack(zookeeper, broker_factory, topic_name):  # noqa: F811
     racks = ["rack-a", "rack-b", "rack-c"]
     cluster = start_cluster(f"{zookeeper.connect}/tern", broker_factory, racks=racks,

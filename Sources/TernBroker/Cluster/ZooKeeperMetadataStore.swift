@@ -377,8 +377,12 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             }
             if changed { publish(.leadershipChanged(tp, l)) }
         } catch let e as ZooKeeperError where e.isNoNode {
-            // Not elected yet: watch for the controller creating it.
-            _ = try? zk.blocking { zk.exists(path, watch: true, completion: $0) }
+            // Not elected yet: watch for the controller creating it. Created between the two reads: the exists
+            // watch only fires on a later change, so read it now.
+            let created: ZNodeStat?? = try? zk.blocking { zk.exists(path, watch: true, completion: $0) }
+            if case .some(.some) = created {
+                reloadLeadership(tp)
+            }
         } catch {
             logger.warning("cannot read \(path): \(error)")
         }
