@@ -183,6 +183,19 @@ def test_produce_to_a_follower_names_the_leader(zookeeper, broker_factory, topic
     assert (p.current_leader.leader_id, p.current_leader.leader_epoch) == (leader_id, epoch)
     assert [(n.node_id, n.host, n.port) for n in r.node_endpoints] == [(leader_id, "127.0.0.1", leader.port)]
 
+    # A broker without a replica may not serve even a v11+ consumer; from v16 it names the leader it knows of
+    # from the metadata.
+    two = f"{topic_name}-rf2"
+    create_topic(cluster, two, rf=2)
+    meta = partition_meta(cluster, two)
+    outsider = next(b for b in cluster if b.node_id not in meta.replicas)
+    two_id, two_leader, two_epoch, _ = raw_metadata(cluster[0], two)
+    assert fetch(outsider, 11, two, None, -1)[1].error_code == NOT_LEADER_OR_FOLLOWER
+    r, p = fetch(outsider, 16, two, two_id, -1)
+    assert p.error_code == NOT_LEADER_OR_FOLLOWER
+    assert (p.current_leader.leader_id, p.current_leader.leader_epoch) == (two_leader, two_epoch)
+    assert [n.node_id for n in r.node_endpoints] == [two_leader]
+
 
 def test_delete_records_on_the_leader_moves_the_followers_log_start(zookeeper, broker_factory, topic_name):  # noqa: F811
     from confluent_kafka import TopicPartition as TP
