@@ -113,7 +113,7 @@ extension Broker {
         let maxBytes = version >= 3 ? Int(max(request.maxBytes, 0)) : Int(Int32.max)
         let readCommitted = request.isolationLevel == 1
         let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
-        if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.hasError || plan.partitions.isEmpty {
+        if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.answerNow || plan.partitions.isEmpty {
             return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan, bytes: first.bytes, ctx))
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(request.maxWaitMs))
@@ -124,7 +124,7 @@ extension Broker {
                 let remaining = deadline - NIODeadline.now()
                 if remaining > .zero { await purgatory.wait(for: keys, timeout: remaining, on: ctx.eventLoop) }
                 let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
-                if again.bytes >= minBytes || again.hasError || NIODeadline.now() >= deadline {
+                if again.bytes >= minBytes || again.answerNow || NIODeadline.now() >= deadline {
                     return finish(again.result, plan, bytes: again.bytes, ctx)
                 }
             }
@@ -152,11 +152,11 @@ extension Broker {
 
     private func readPartitions(
         _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16, zeroCopy: Bool
-    ) -> (result: FetchResult, bytes: Int, hasError: Bool) {
+    ) -> (result: FetchResult, bytes: Int, answerNow: Bool) {  // answerNow: an error or a redirect, no long poll
         var result = FetchResult()
         var remaining = maxBytes
         var total = 0
-        var hasError = false
+        var answerNow = false
         var topicIndex: [String: Int] = [:]
         for (key, state, topicId) in plan.partitions {
             var p = FetchResponse.PartitionData()
@@ -174,12 +174,12 @@ extension Broker {
                 p.lastStableOffset = partition.lastStableOffset
                 p.logStartOffset = offsets.logStartOffset
                 p.preferredReadReplica = preferred
-                hasError = true
+                answerNow = true
                 changed = true
             } else if let access, access != .none {
                 p.errorCode = access.rawValue
                 p.highWatermark = -1
-                hasError = true
+                answerNow = true
                 changed = true
             } else if let partition {
                 let log = partition.log
@@ -193,7 +193,7 @@ extension Broker {
                 p.abortedTransactions = readCommitted ? [] : nil
                 if state.fetchOffset < offsets.logStartOffset || state.fetchOffset > offsets.logEndOffset {
                     p.errorCode = ErrorCode.offsetOutOfRange.rawValue
-                    hasError = true
+                    answerNow = true
                     changed = true
                 } else if remaining > 0 || total == 0 {
                     let limit = min(Int(max(state.maxBytes, 0)), max(remaining, 0))
@@ -227,11 +227,11 @@ extension Broker {
                         }
                     } catch let error as StorageError {
                         p.errorCode = error.kind.errorCode.rawValue
-                        hasError = true
+                        answerNow = true
                         changed = true
                     } catch {
                         p.errorCode = ErrorCode.unknownServerError.rawValue
-                        hasError = true
+                        answerNow = true
                         changed = true
                     }
                 }
@@ -242,7 +242,7 @@ extension Broker {
             } else {
                 p.errorCode = fetchErrorForMissingLeader(topic: key.topic, partition: key.partition).rawValue
                 p.highWatermark = -1
-                hasError = true
+                answerNow = true
                 changed = true
             }
             guard changed else { continue }
@@ -271,9 +271,9 @@ extension Broker {
             }
             result.response.responses.append(t)
             result.fileRecords.append(Array(repeating: nil, count: t.partitions.count))
-            hasError = true
+            answerNow = true
         }
-        return (result, total, hasError)
+        return (result, total, answerNow)
     }
 
     /// Whether `length` bytes at `position` hold at least the first batch whole: reads its 12-byte log overhead
