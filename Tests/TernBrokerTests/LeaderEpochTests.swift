@@ -88,6 +88,23 @@ import TernStorage
         #expect(p.log.logStartOffset == 3, "never moves back")
     }
 
+    @Test func theLowWatermarkIsTheSmallestLogStartOverLiveReplicas() throws {
+        let (p, dir) = try makePartition("lowwatermark")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        p.setRole(leader: 0, leaderEpoch: 1, isr: [0, 1, 2], localBrokerId: 0)
+        try appendAsLeader(p, 10)
+        #expect(p.lowWatermark(isAlive: { _ in true }) == -1, "followers have not reported yet")
+        #expect(p.recordFollowerFetch(replicaId: 1, fetchOffset: 10, logStartOffset: 0, nowMs: 1000))
+        #expect(p.recordFollowerFetch(replicaId: 2, fetchOffset: 10, logStartOffset: 0, nowMs: 1000))
+        _ = try p.log.deleteRecordsBefore(6)
+        #expect(p.lowWatermark(isAlive: { _ in true }) == 0)
+        #expect(p.recordFollowerFetch(replicaId: 1, fetchOffset: 10, logStartOffset: 6, nowMs: 1100), "log start moved")
+        #expect(p.lowWatermark(isAlive: { _ in true }) == 0)
+        #expect(p.lowWatermark(isAlive: { $0 != 2 }) == 6, "a dead broker does not hold it back")
+        p.recordFollowerFetch(replicaId: 2, fetchOffset: 10, logStartOffset: 6, nowMs: 1100)
+        #expect(p.lowWatermark(isAlive: { _ in true }) == 6)
+    }
+
     @Test func aParkedFollowerFetchHearsOfEachNewHighWatermarkOnce() throws {
         let (p, dir) = try makePartition("hwnews")
         defer { try? FileManager.default.removeItem(atPath: dir) }

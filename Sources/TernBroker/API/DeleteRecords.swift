@@ -8,9 +8,8 @@ import TernStorage
 /// partition UNKNOWN_TOPIC_OR_PARTITION; errors are per partition and carry low watermark -1. Moving backwards is a
 /// no-op that answers the current low watermark. Fetches parked on the partition are woken so they see the new
 /// log start. In a cluster only the leader deletes (NOT_LEADER_OR_FOLLOWER elsewhere, as Kafka; the request carries
-/// no leader epoch to fence); followers move their own log start up to the leader's as they fetch.
-/// Difference from Kafka: the answer does not wait for the followers, so the low watermark returned is the
-/// leader's and `timeout_ms` is unused.
+/// no leader epoch to fence); followers move their own log start up to the leader's as they fetch, and the answer
+/// waits for them (DeleteRecords+Replica.swift).
 extension Broker {
     func deleteRecords(_ request: DeleteRecordsRequest, _ ctx: RequestContext) throws -> DeleteRecordsResponse {
         var response = DeleteRecordsResponse()

@@ -61,19 +61,21 @@ extension Partition {
     public var inSyncReplicaCount: Int { lock.withLock { _clustered ? _isr.count : 1 } }
     var isrZkVersion: Int32 { lock.withLock { _isrZkVersion } }
 
-    /// Leader side of a follower fetch: records the follower's position; true when the high watermark moved.
+    /// Leader side of a follower fetch: records the follower's position; true when the high watermark moved or the
+    /// follower's log start offset did (DeleteRecords waits on the low watermark).
     @discardableResult
     public func recordFollowerFetch(replicaId: Int32, fetchOffset: Int64, logStartOffset: Int64 = -1, nowMs: Int64) -> Bool {
         lock.withLock {
             guard _isLeader, _clustered else { return false }
             var f = _followers[replicaId] ?? FollowerState(logEndOffset: -1, lastCaughtUpMs: 0)
             f.logEndOffset = fetchOffset
+            let logStartMoved = f.logStartOffset != logStartOffset
             f.logStartOffset = logStartOffset
             if fetchOffset >= log.logEndOffset { f.lastCaughtUpMs = nowMs }
             _followers[replicaId] = f
             let before = log.highWatermark
             advanceHighWatermarkLocked()
-            return log.highWatermark != before
+            return log.highWatermark != before || logStartMoved
         }
     }
 
@@ -87,6 +89,19 @@ extension Partition {
             f.sentHighWatermark = hw
             _followers[replicaId] = f
             return (hw, news)
+        }
+    }
+
+    /// Leader: Kafka's `lowWatermarkIfLeader`, the smallest log start offset over this replica and the followers
+    /// on live brokers (-1 while one has not reported it yet). DeleteRecords completes once it reaches the offset.
+    func lowWatermark(isAlive: (Int32) -> Bool) -> Int64 {
+        lock.withLock {
+            var low = log.logStartOffset
+            guard _isLeader, _clustered else { return low }
+            for (id, f) in _followers where id != _localBrokerId && isAlive(id) && f.logStartOffset < low {
+                low = f.logStartOffset
+            }
+            return low
         }
     }
 
