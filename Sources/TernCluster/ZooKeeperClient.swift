@@ -188,6 +188,20 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
         }
     }
 
+    /// Creates an ephemeral node, blocking; NODEEXISTS only when another session holds it. A create retried after
+    /// a lost connection may find the node its first attempt made: owned by this session, that is success (Kafka's
+    /// `checkedEphemeralCreate`), so a broker never waits for its own registration or controller node to go away.
+    @discardableResult
+    public func createEphemeralBlocking(_ path: String, data: [UInt8]) throws -> String {
+        do {
+            return try blocking { create(path, data: data, mode: .ephemeral, completion: $0) }
+        } catch let e as ZooKeeperError where e.isNodeExists {
+            let stat: ZNodeStat? = try blocking { exists(path, watch: false, completion: $0) }
+            if let stat, stat.ephemeralOwner == sessionId { return path }
+            throw e
+        }
+    }
+
     /// Deletes `path` and everything under it (not atomic; a concurrent creator may win, which is reported).
     public func deleteRecursivelyBlocking(_ path: String) throws {
         let kids: [String]

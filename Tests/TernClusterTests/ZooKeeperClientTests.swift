@@ -137,6 +137,18 @@ final class ZooKeeperClientTests {
         #expect(!expired.withLockedValue { $0 })
     }
 
+    @Test func checkedEphemeralCreateAcceptsItsOwnNode() throws {
+        let zk = try ZooKeeperClient.connectBlocking(server.connectString)
+        defer { zk.close() }
+        let other = try ZooKeeperClient.connectBlocking(server.connectString)
+        defer { other.close() }
+        try zk.createEphemeralBlocking("/owned", data: [1])
+        #expect(try zk.createEphemeralBlocking("/owned", data: [1]) == "/owned", "this session's node: success")
+        #expect(throws: ZooKeeperError(code: ZooKeeperError.nodeExists, path: "/owned")) {
+            try other.createEphemeralBlocking("/owned", data: [2])
+        }
+    }
+
     @Test func connectTimesOutWithoutServer() async throws {
         let port = ZooKeeperServer.freePort()
         await #expect(throws: ZooKeeperError.self) {
