@@ -50,39 +50,47 @@ extension Broker {
                         r.offset = notAvailable == .none ? lastFetchable : -1
                         r.timestamp = -1
                     case -3:
-                        if let found = try log.maxTimestampOffset(), found.offset < lastFetchable || notAvailable == .none {
-                            // The index knows the batch; the record carrying the timestamp is found inside it.
-                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 == found.timestamp }
-                            r.timestamp = found.timestamp
-                            r.offset = exact?.offset ?? found.offset
-                        } else {
-                            r.errorCode = notAvailable.rawValue
-                            r.timestamp = -1
-                            r.offset = -1
+                        // The index knows the batch; the record carrying the timestamp is found inside it.
+                        let found = try log.maxTimestampOffset().map { found in
+                            (exactRecord(in: log, batchHolding: found.offset) { $0 == found.timestamp }?.offset ?? found.offset,
+                             found.timestamp)
                         }
+                        answer(&r, found, below: lastFetchable, otherwise: notAvailable)
                     case -5:
                         r.timestamp = -1
                         r.offset = -1
                     default:
-                        if let found = try log.offsetForTimestamp(p.timestamp), found.offset < lastFetchable {
-                            // Kafka answers the first *record* whose timestamp is >= the one asked, not its batch.
-                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 >= p.timestamp }
-                            r.timestamp = exact?.timestamp ?? found.timestamp
-                            r.offset = exact?.offset ?? found.offset
-                        } else {
-                            r.errorCode = notAvailable.rawValue
-                            r.timestamp = -1
-                            r.offset = -1
+                        // Kafka answers the first *record* whose timestamp is >= the one asked, not its batch.
+                        let found = try log.offsetForTimestamp(p.timestamp).map { found in
+                            exactRecord(in: log, batchHolding: found.offset) { $0 >= p.timestamp } ?? (found.offset, found.timestamp)
                         }
+                        answer(&r, found, below: lastFetchable, otherwise: notAvailable)
                     }
                 } catch let error as StorageError {
                     r.errorCode = error.kind.errorCode.rawValue
                 }
+                if r.errorCode != 0 { r.leaderEpoch = -1 }
                 t.partitions.append(r)
             }
             response.topics.append(t)
         }
         return response
+    }
+
+    /// A lookup's answer when it lies below what the client may read; otherwise -1/-1, with OFFSET_NOT_AVAILABLE
+    /// while a new leader's high watermark is still unknown (Kafka filters every timestamp lookup this way).
+    private func answer(
+        _ r: inout ListOffsetsResponse.ListOffsetsPartitionResponse, _ found: (offset: Int64, timestamp: Int64)?,
+        below lastFetchable: Int64, otherwise error: ErrorCode
+    ) {
+        if let found, found.offset < lastFetchable {
+            r.offset = found.offset
+            r.timestamp = found.timestamp
+        } else {
+            r.errorCode = error.rawValue
+            r.offset = -1
+            r.timestamp = -1
+        }
     }
 
     /// Kafka's `ListOffsetsRequest.DEBUGGING_REPLICA_ID`: may query any replica.
