@@ -105,6 +105,27 @@ import TernStorage
         #expect(p.lowWatermark(isAlive: { _ in true }) == 6)
     }
 
+    /// KIP-392 with read_committed: a follower keeps the transaction state of the batches it replicates, so it
+    /// stops consumers at its own last stable offset and lists the aborted transactions.
+    @Test func aFollowerTracksTransactionsForReadCommittedConsumers() throws {
+        let (p, dir) = try makePartition("followertxn")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        p.setRole(leader: 1, leaderEpoch: 1, isr: [1, 0], localBrokerId: 0)
+        func txn(_ pid: Int64, count: Int, at offset: Int64) throws -> ByteBuffer {
+            var b = RecordBatchBuilder(baseOffset: offset, isTransactional: true, producerId: pid, producerEpoch: 0, baseSequence: 0)
+            for i in 0..<count { b.append(key: nil, value: ByteBuffer(string: "t\(i)"), timestamp: 0) }
+            return try b.build()
+        }
+        try p.appendAsFollower(try txn(7, count: 3, at: 0), leaderHighWatermark: 3)  // 0-2, open
+        #expect(p.lastStableOffset == 0)
+        let abort = RecordBatchBuilder.transactionMarker(
+            ControlRecord(type: .abort, coordinatorEpoch: 0), producerId: 7, producerEpoch: 0, timestamp: 0, baseOffset: 3)
+        try p.appendAsFollower(abort, leaderHighWatermark: 4)  // 3
+        try p.appendAsFollower(try txn(8, count: 1, at: 4), leaderHighWatermark: 5)  // 4, open
+        #expect(p.lastStableOffset == 4)
+        #expect(p.abortedTransactions(from: 0, to: 4).map(\.producerId) == [7])
+    }
+
     @Test func aParkedFollowerFetchHearsOfEachNewHighWatermarkOnce() throws {
         let (p, dir) = try makePartition("hwnews")
         defer { try? FileManager.default.removeItem(atPath: dir) }
