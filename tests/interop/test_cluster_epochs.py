@@ -5,7 +5,10 @@ Raw requests (kafka-python's schema classes over a socket) check the exact error
 current_leader_epoch answers FENCED_LEADER_EPOCH (74), a future one UNKNOWN_LEADER_EPOCH (75), -1 skips the check,
 and a broker that is not the leader answers NOT_LEADER_OR_FOLLOWER (6) with the leader's id, epoch and endpoint.
 A confluent-kafka consumer with client.rack is sent by the leader to the in-sync follower of its rack and reads
-every record there; librdkafka's statistics show which broker served its fetches.
+every record there; librdkafka's statistics show which broker served its fetches. DeleteRecords on the leader
+waits until the followers have moved their log start too. A 3-node ZooKeeper ensemble loses the node brokers are
+connected to, then its leader: sessions move to the survivors, nothing expires, produce and topic changes go on.
+Figures are printed with pytest -s.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
 from kafka.protocol.consumer.offsets import (ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest,
                                              OffsetForLeaderEpochResponse)
@@ -198,7 +202,6 @@ def test_produce_to_a_follower_names_the_leader(zookeeper, broker_factory, topic
 
 
 def test_delete_records_on_the_leader_moves_the_followers_log_start(zookeeper, broker_factory, topic_name):  # noqa: F811
-    from confluent_kafka import TopicPartition as TP
     cluster = start_cluster(f"{zookeeper.connect}/tern", broker_factory)
     create_topic(cluster, topic_name)
     produce_acks_all(cluster, topic_name, 100)
@@ -206,13 +209,12 @@ def test_delete_records_on_the_leader_moves_the_followers_log_start(zookeeper, b
     _, leader_id, epoch, _ = raw_metadata(cluster[0], topic_name)
     followers = [b for b in cluster if b.node_id != leader_id]
     # Only the leader deletes; a follower answers NOT_LEADER_OR_FOLLOWER.
-    from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
     with rk.RawConnection.to(followers[0].bootstrap) as conn:
         r = rk.kp_request(conn, DeleteRecordsRequest, DeleteRecordsResponse, 2, timeout_ms=5000, topics=[
             {"name": topic_name, "partitions": [{"partition_index": 0, "offset": 40}]}])
     assert r.topics[0].partitions[0].error_code == NOT_LEADER_OR_FOLLOWER
     admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    result = admin.delete_records([TP(topic_name, 0, 40)])
+    result = admin.delete_records([TopicPartition(topic_name, 0, 40)])
     assert list(result.values())[0].result(10).low_watermark == 40
     # Followers take the leader's log start offset from its fetch responses, and the answer waited for them (the
     # low watermark is the smallest over the replicas): both have it already (replica id -2 may ask any replica).
