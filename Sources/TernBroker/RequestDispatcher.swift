@@ -157,7 +157,7 @@ extension Broker {
         case .offsetForLeaderEpoch:
             return try serveNow(OffsetForLeaderEpochRequest.self, ctx, body: &b, offsetForLeaderEpoch)
         case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)
-        case .deleteRecords: return try serveNow(DeleteRecordsRequest.self, ctx, body: &b, deleteRecords)
+        case .deleteRecords: return try serve(DeleteRecordsRequest.self, ctx, body: &b, deleteRecordsAcrossReplicas)
         case .describeConfigs: return try serveNow(DescribeConfigsRequest.self, ctx, body: &b, describeConfigs)
         case .alterConfigs: return try serveNow(AlterConfigsRequest.self, ctx, body: &b, alterConfigs)
         case .incrementalAlterConfigs:

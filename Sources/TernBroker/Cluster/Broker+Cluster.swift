@@ -69,7 +69,7 @@ extension Broker {
         let deadline = Date().addingTimeInterval(Double(zk.negotiatedSessionTimeoutMs) / 1000 + 5)
         while true {
             do {
-                let _: String = try zk.blocking { zk.create(KafkaZNodes.broker(brokerId), data: data, mode: .ephemeral, completion: $0) }
+                try zk.createEphemeralBlocking(KafkaZNodes.broker(brokerId), data: data)
                 logger.info("registered broker \(brokerId) at \(KafkaZNodes.broker(brokerId)) with endpoints \(registration.endpoints)")
                 return
             } catch let e as ZooKeeperError where e.isNodeExists && Date() < deadline {

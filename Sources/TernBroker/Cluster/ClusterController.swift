@@ -104,9 +104,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     private func elect() {
         let node = ZNodeJSON.encode(ControllerZNode(brokerId: brokerId))
         do {
-            let _: String = try store.zk.blocking {
-                store.zk.create(KafkaZNodes.controller, data: node, mode: .ephemeral, completion: $0)
-            }
+            try store.zk.createEphemeralBlocking(KafkaZNodes.controller, data: node)
         } catch {
             return  // someone else won (or ZooKeeper is away); the /controller watch brings us back here
         }
