@@ -661,6 +661,26 @@ def recovery_run(args):
     save("recovery", out)
 
 
+def allocations_run(args):
+    """Runs the ordo-one suite (Benchmarks/, HotPaths) and keeps each benchmark's median malloc count per iteration
+    (one iteration = one batch of 1,000 records, or 1,000 index lookups)."""
+    bench_dir = os.path.join(ROOT, "Benchmarks")
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load()}
+    text = subprocess.run(["swift", "package", "--disable-sandbox", "benchmark", "--target", "HotPaths", "--no-progress",
+                           "--metric", "mallocCountTotal", "--metric", "wallClock"], cwd=bench_dir,
+                          capture_output=True, text=True, check=True).stdout
+    per1000, name = {}, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and stripped[0] not in "│╒╞├╘=" and not stripped.startswith(("Running", "Build", "Benchmark", "Host")):
+            name = stripped
+        elif name and stripped.startswith("│ Malloc (total)"):
+            per1000[name] = float(stripped.split("│")[4].strip().replace(",", ""))  # p50
+    out["per_1000_records"] = per1000
+    print(text)
+    save("allocations", out)
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 def save(mode, figures):
@@ -755,17 +775,25 @@ def table():
         rows.append(("  records intact after recovery", f"{rec['records_after_recovery']:,} of {rec['records']:,}",
                      "", "", "all", verdict(rec["records_after_recovery"] == rec["records"])))
     if steady:
-        grew = steady["rss_end"] - steady["rss_first_minute_max"]
-        rows.append((f"RSS over {steady['minutes']} min steady load, start -> end (max)",
-                     f"{steady['rss_start']:.1f} -> {steady['rss_end']:.1f} ({steady['rss_max']:.1f}) MiB", "", "",
-                     "no growth", verdict(grew <= max(2.0, 0.05 * steady["rss_first_minute_max"]))))
+        # The first minutes fill the retention window (indexes and page-sized buffers of the kept segments grow
+        # with it); the second half is the steady state: RSS must not grow there.
+        per_minute = steady["rss_per_minute"]
+        half = per_minute[len(per_minute) // 2 - 1]
+        grew = steady["rss_end"] - half
+        rows.append((f"RSS over {steady['minutes']} min steady load: start -> half-time -> end (max)",
+                     f"{steady['rss_start']:.1f} -> {half:.1f} -> {steady['rss_end']:.1f} ({steady['rss_max']:.1f}) MiB",
+                     "", "", "no growth in the 2nd half", verdict(grew <= max(1.0, 0.03 * half))))
     if allocs:
-        for name, per1000 in allocs["per_1000_records"].items():
+        counts = allocs["per_1000_records"]
+        small = next((v for k, v in counts.items() if k.startswith("Broker produce path") and k.endswith(" 10 records")), None)
+        for name, per1000 in sorted(counts.items()):
             ok = None
-            if name == allocs.get("produce_path"):
-                ok = per1000 < allocs.get("per_record_threshold", 100)
-            rows.append((f"mallocs per 1,000 records: {name}", f"{per1000:,.1f}", "", "",
-                         "no per-record allocation" if ok is not None else "", verdict(ok)))
+            if name.startswith("Broker produce path") and name.endswith(" 1000 records") and small is not None:
+                # Per-record allocation would show as growth from the 10-record to the 1,000-record request.
+                ok = per1000 - small < 10
+            rows.append((f"mallocs per batch: {name}", f"{per1000:,.0f}", "", "",
+                         f"no per-record allocation (10-record batch: {small:,.0f})" if ok is not None else "",
+                         verdict(ok)))
     return rows
 
 
@@ -786,6 +814,13 @@ def print_table(rows):
         print(line(r))
 
 
+def print_markdown(rows):
+    print("| figure | tern | tansu | Kafka reference | target | result |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print("| " + " | ".join(str(c).replace("|", "/") for c in r) + " |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.path.join(ROOT, ".build/release/tern"))
@@ -801,10 +836,17 @@ def main():
     ap.add_argument("--recovery-partitions", type=int, default=100)
     ap.add_argument("--recovery-wait", type=float, default=0, help="seconds between the last write and kill -9")
     ap.add_argument("--work-dir", default=None, help="where the log dirs go (default: the temp dir)")
+    ap.add_argument("--allocations", action="store_true", help="only the malloc counts of Benchmarks/ (HotPaths)")
     ap.add_argument("--table", action="store_true", help="only print the table of the saved results")
+    ap.add_argument("--markdown", action="store_true", help="with --table: as a Markdown table (RESULTS.md)")
     args = ap.parse_args()
+    if args.table and args.markdown:
+        print_markdown(table())
+        return 0
     if args.table:
         pass
+    elif args.allocations:
+        allocations_run(args)
     elif args.steady_minutes:
         steady_run(args)
     elif args.recovery_gb:
