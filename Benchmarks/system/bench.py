@@ -440,7 +440,7 @@ def plot_steady(sampler, path, title):
     ax2.set_ylabel("RSS MiB")
     ax2.set_ylim(bottom=0)
     ax.set_title(title)
-    fig.legend(loc="upper left")
+    fig.legend(loc="lower center", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
