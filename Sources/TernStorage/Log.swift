@@ -105,10 +105,11 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
 
     // MARK: Append
 
-    /// Appends already-validated magic v2 batches (one or more, concatenated) with a single write.
+    /// Appends already-validated magic v2 batches (one or more, concatenated) with a single write (plus one
+    /// 16-byte write per batch for the assigned header fields).
     ///
-    /// With `assignOffsets` (leader appends) each batch's baseOffset and partitionLeaderEpoch are rewritten in
-    /// place (the CRC does not cover them); under `message.timestamp.type=LogAppendTime` the timestamp type bit
+    /// With `assignOffsets` (leader appends) each batch's baseOffset and partitionLeaderEpoch are set in the
+    /// stored copy (the CRC does not cover them); under `message.timestamp.type=LogAppendTime` the timestamp type bit
     /// and maxTimestamp are set to the broker clock and the CRC recomputed. Without it (replication) the batches
     /// keep their offsets, which must start at or after the log end.
     /// Throws `recordListTooLarge` when the append exceeds segment.bytes, `messageTooLarge` when a batch exceeds
