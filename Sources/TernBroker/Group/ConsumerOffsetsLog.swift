@@ -8,9 +8,11 @@ import TernStorage
 /// The group coordinator's storage: the partitions of the internal topic `__consumer_offsets`.
 ///
 /// Writing: each `append` becomes one uncompressed v2 record batch (CreateTime, no producer id), appended to the
-/// partition as the broker's own write (`Partition.appendInternal`) and visible to fetchers at once. On a single
-/// broker the append is committed when it returns (the ISR is this replica), which is what the coordinator's
-/// acks=all contract asks for. Kafka does not fsync either: after a crash the log recovers to its last valid batch.
+/// partition as the broker's own write with acks=all semantics (`Broker.appendCommitted`): only on the leader, and
+/// it returns once every in-sync replica has it (at once on a single broker), within `offsets.commit.timeout.ms`.
+/// Failures become the codes Kafka's `GroupMetadataManager` answers (`CoordinatorAppendErrors`): e.g.
+/// NOT_ENOUGH_REPLICAS -> COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR.
+/// Kafka does not fsync either: after a crash the log recovers to its last valid batch.
 ///
 /// Reading: `readRecords(partition:)` replays a partition from its log start offset to its end, in log order,
 /// for `GroupCoordinatorService.load`. Control batches and records of other coordinators (KIP-848 consumer
@@ -18,17 +20,20 @@ import TernStorage
 final class ConsumerOffsetsLog: CoordinatorLogWriter {
     static let topicName = "__consumer_offsets"
 
+    /// Writes a batch to a partition and returns once it is committed; throws `CommittedAppendFailure`.
+    typealias Write = @Sendable (ByteBuffer, Partition) async throws -> Void
+
     private let replicaManager: ReplicaManager
-    private let purgatory: FetchPurgatory
     private let logger: Logger
     private let topicIds: TopicIdResolver
+    private let write: Write
     private let closed = NIOLockedValueBox(false)
 
-    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, topicIds: TopicIdResolver, logger: Logger) {
+    init(replicaManager: ReplicaManager, topicIds: TopicIdResolver, logger: Logger, write: @escaping Write) {
         self.replicaManager = replicaManager
-        self.purgatory = purgatory
         self.topicIds = topicIds
         self.logger = logger
+        self.write = write
     }
 
     /// After this every append fails with NOT_COORDINATOR (broker shutdown: the logs are about to close).
@@ -42,13 +47,18 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
         }
         let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds)
+        let offsetsOnly = records.allSatisfy { if case .offsetCommit = $0 { return true } else { return false } }
+        try await commit(batch, to: partition, offsetsOnly: offsetsOnly)
+    }
+
+    private func commit(_ batch: ByteBuffer, to partition: Partition, offsetsOnly: Bool) async throws {
         do {
-            try partition.appendInternal(batch)
-        } catch {
-            logger.error("append to \(Self.topicName)-\(index) failed: \(error)")
-            throw error
+            try await write(batch, partition)
+        } catch let failure as CommittedAppendFailure {
+            logger.warning("append to \(partition.topicPartition) failed: \(failure)")
+            throw CoordinatorAppendError(
+                errorCode: offsetsOnly ? CoordinatorAppendErrors.offsetCommit(failure.code) : CoordinatorAppendErrors.groupMetadata(failure.code))
         }
-        purgatory.notify(.init(topic: Self.topicName, partition: index))
     }
 
     /// TxnOffsetCommit: the records as one transactional batch of the producer; they count only once the
@@ -60,8 +70,7 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
         }
         let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds, producer: (producerId, producerEpoch))
-        try partition.appendInternal(batch)
-        purgatory.notify(.init(topic: Self.topicName, partition: index))
+        try await commit(batch, to: partition, offsetsOnly: true)
     }
 
     /// One v2 batch holding `records` in order, every record stamped `now`; transactional when `producer` is given.
