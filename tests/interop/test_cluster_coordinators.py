@@ -29,6 +29,10 @@ def cluster(zookeeper, broker_factory):
         "offsets.topic.num.partitions": INTERNAL_PARTITIONS,
         "transaction.state.log.num.partitions": INTERNAL_PARTITIONS,
         "group.initial.rebalance.delay.ms": 0,
+        # Kafka's defaults (the harness lowers them for single brokers).
+        "offsets.topic.replication.factor": 3,
+        "transaction.state.log.replication.factor": 3,
+        "transaction.state.log.min.isr": 2,
     })
 
 
@@ -81,7 +85,8 @@ def test_offsets_topic_waits_for_enough_brokers(zookeeper, broker_factory):
     """As Kafka: __consumer_offsets is created with exactly offsets.topic.replication.factor replicas, so with
     fewer live brokers FindCoordinator answers COORDINATOR_NOT_AVAILABLE and no topic appears."""
     b = broker_factory(overrides={"broker.id": 0, "zookeeper.connect": f"{zookeeper.connect}/tern",
-                                  "zookeeper.session.timeout.ms": SESSION_MS, "offsets.topic.num.partitions": 2})
+                                  "zookeeper.session.timeout.ms": SESSION_MS, "offsets.topic.num.partitions": 2,
+                                  "offsets.topic.replication.factor": 3})
     c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "lonely", "enable.auto.commit": False})
     with pytest.raises(KafkaException) as e:
         c.committed([TopicPartition("t", 0)], timeout=3)
@@ -255,7 +260,7 @@ def test_transaction_commits_after_its_coordinator_is_killed(cluster, topic_name
     # The data partition's leader is another broker, so only the coordinator moves.
     others = [b.node_id for b in cluster if b.node_id != coordinator]
     admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    admin.create_topics([NewTopic(topic_name, replica_assignment=[[others[0], others[1], coordinator]],
+    admin.create_topics([NewTopic(topic_name, 1, replica_assignment=[[others[0], others[1], coordinator]],
                                   config={"min.insync.replicas": "2"})])[topic_name].result(15)
     wait_for(lambda: admin.list_topics(topic_name, timeout=5).topics[topic_name].partitions[0].leader == others[0],
              15, "the data partition's leader")
@@ -281,6 +286,7 @@ def test_transaction_commits_after_its_coordinator_is_killed(cluster, topic_name
     p.begin_transaction()
     for i in range(20):
         p.produce(topic_name, value=f"t3-{i}")
+    p.flush(30)  # written, then aborted (abort_transaction alone would purge what is still queued)
     p.abort_transaction(30)
     p.begin_transaction()
     p.produce(topic_name, value="t4-0")
