@@ -97,15 +97,15 @@ final class CoordinatorWiring: Sendable {
             if existing != nil {
                 for partition in 0..<numPartitions {
                     if Task.isCancelled { return }
-                    let records: [CoordinatorRecord]
+                    let loaded: ConsumerOffsetsLog.Loaded
                     do {
-                        records = try log.readRecords(partition: partition)
+                        loaded = try log.load(partition: partition)
                     } catch {
                         logger.error("loading \(ConsumerOffsetsLog.topicName)-\(partition) failed: \(error); serving what was read")
-                        records = []
+                        loaded = .init()
                     }
-                    loadedRecords += records.count
-                    await service.load(partition: partition, records: records)
+                    loadedRecords += loaded.records.count
+                    await service.load(partition: partition, records: loaded.records, openTransactions: loaded.openTransactions)
                 }
             }
             await service.start()

@@ -203,8 +203,8 @@ public actor GroupCoordinatorService {
     }
 
     /// Replays a partition's records (read by the broker from `__consumer_offsets`) and starts serving it.
-    public func load(partition: Int32, records: [CoordinatorRecord]) async {
-        _ = await perform(machine.load(partition: partition, records: records, now: clock.nowMs()))
+    public func load(partition: Int32, records: [CoordinatorRecord], openTransactions: [Int64: [CoordinatorRecord]] = [:]) async {
+        _ = await perform(machine.load(partition: partition, records: records, openTransactions: openTransactions, now: clock.nowMs()))
     }
 
     public func unload(partition: Int32) async {

@@ -49,15 +49,15 @@ extension Broker {
             roles.set(index, owned: true)
             await service.beginLoading(partition: index)
             let started = ContinuousClock.now
-            let records: [CoordinatorRecord]
+            let loaded: ConsumerOffsetsLog.Loaded
             do {
-                records = try log.readRecords(partition: index)
+                loaded = try log.load(partition: index)
             } catch {
                 logger.error("loading \(tp) failed: \(error); serving what was read")
-                records = []
+                loaded = .init()
             }
-            await service.load(partition: index, records: records)
-            logger.info("group coordinator: loaded \(tp) at leader epoch \(leader.leaderEpoch), \(records.count) record(s) in \(ContinuousClock.now - started)")
+            await service.load(partition: index, records: loaded.records, openTransactions: loaded.openTransactions)
+            logger.info("group coordinator: loaded \(tp) at leader epoch \(leader.leaderEpoch), \(loaded.records.count) record(s) in \(ContinuousClock.now - started)")
         } else if ledPartition(ConsumerOffsetsLog.topicName, index) == nil, roles.owns(index) {
             roles.set(index, owned: false)
             await service.unload(partition: index)

@@ -14,7 +14,7 @@ import TernStorage
 /// NOT_ENOUGH_REPLICAS -> COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR.
 /// Kafka does not fsync either: after a crash the log recovers to its last valid batch.
 ///
-/// Reading: `readRecords(partition:)` replays a partition from its log start offset to its end, in log order,
+/// Reading: `load(partition:)` replays a partition from its log start offset to its end, in log order,
 /// for `GroupCoordinatorService.load`. Control batches and records of other coordinators (KIP-848 consumer
 /// groups) are skipped; a record that does not decode is skipped with a warning rather than failing the load.
 final class ConsumerOffsetsLog: CoordinatorLogWriter {
@@ -89,16 +89,28 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
         return try builder.build()
     }
 
-    /// Every coordinator record of a partition, oldest first.
-    func readRecords(partition index: Int32) throws -> [CoordinatorRecord] {
-        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return [] }
-        return try Self.readRecords(of: partition.log, topicIds: topicIds, logger: logger)
+    /// A partition's records as the coordinator loads them: committed ones in log order, and the offsets of
+    /// transactions still open at the end of the log, by producer id (their marker may come later).
+    struct Loaded {
+        var records: [CoordinatorRecord] = []
+        var openTransactions: [Int64: [CoordinatorRecord]] = [:]
+    }
+
+    /// Every coordinator record of a partition, oldest first, and the open transactions' offsets.
+    func load(partition index: Int32) throws -> Loaded {
+        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return Loaded() }
+        return try Self.load(log: partition.log, topicIds: topicIds, logger: logger)
     }
 
     static func readRecords(of log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> [CoordinatorRecord] {
+        try load(log: log, topicIds: topicIds, logger: logger).records
+    }
+
+    /// Kafka keeps the offsets of a transaction still open at the end of the log pending, so that its marker,
+    /// written later (possibly by a new transaction coordinator after a failover), commits or drops them.
+    static func load(log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> Loaded {
         var records: [CoordinatorRecord] = []
-        // Transactional offset commits waiting for their marker, by producer id (still open at the end: dropped;
-        // their transaction is aborted or committed by the transaction coordinator after it loads).
+        // Transactional offset commits waiting for their marker, by producer id.
         var pendingTransactional: [Int64: [CoordinatorRecord]] = [:]
         var offset = log.logStartOffset
         let end = log.logEndOffset
@@ -136,6 +148,6 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             guard next > offset else { break }
             offset = next
         }
-        return records
+        return Loaded(records: records, openTransactions: pendingTransactional)
     }
 }
