@@ -317,3 +317,56 @@ def read(brokers, topic, isolation, expected, timeout=30):
         out.append(m.value().decode())
     c.close()
     return out
+
+
+def test_transactional_offsets_survive_a_group_coordinator_kill(cluster, topic_name):
+    """Consume-transform-produce with confluent-kafka: the offsets sent to a transaction are staged on the group's
+    coordinator, which is killed with kill -9 before the commit. The new coordinator loads them as pending, the
+    COMMIT marker (written by the transaction coordinator to the partition's new leader) makes them the group's
+    committed offsets, and read_committed readers see exactly the transformed records."""
+    group = f"{topic_name}-eos"
+    wait_for(lambda: group_coordinator(cluster, group) >= 0, 20, "the group's coordinator")
+    coordinator = group_coordinator(cluster, group)
+    others = [b.node_id for b in cluster if b.node_id != coordinator]
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    source, sink = f"{topic_name}-in", f"{topic_name}-out"
+    for t in (source, sink):
+        admin.create_topics([NewTopic(t, 1, replica_assignment=[[others[0], others[1], coordinator]])])[t].result(15)
+        wait_for(lambda: admin.list_topics(t, timeout=5).topics[t].partitions[0].leader == others[0], 15, f"{t} leader")
+    p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+    for i in range(30):
+        p.produce(source, value=f"s{i:02d}")
+    assert p.flush(30) == 0
+
+    c = Consumer({"bootstrap.servers": bootstrap(cluster), "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                  "topic.metadata.refresh.interval.ms": 1000})
+    c.subscribe([source])
+    tx = Producer({"bootstrap.servers": bootstrap(cluster), "transactional.id": f"{topic_name}-tx",
+                   "topic.metadata.refresh.interval.ms": 1000})
+    tx.init_transactions(30)
+
+    def transform(n, kill=None):
+        tx.begin_transaction()
+        done = 0
+        deadline = time.monotonic() + 30
+        while done < n and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            tx.produce(sink, value=m.value().decode().replace("s", "o"))
+            done += 1
+        assert done == n
+        tx.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+        if kill:
+            kill()
+        tx.commit_transaction(60)
+
+    transform(10)
+    victim = next(b for b in cluster if b.node_id == coordinator)
+    transform(10, kill=victim.kill9)
+    survivors = [b for b in cluster if b.is_running()]
+    assert group_coordinator(survivors, group) not in (-1, coordinator)
+    assert committed_offsets(survivors, group, source, partitions=1) == {0: 20}
+    c.close()
+    assert read(survivors, sink, "read_committed", 20) == [f"o{i:02d}" for i in range(20)]
