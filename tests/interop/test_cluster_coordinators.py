@@ -15,12 +15,17 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafka.protocol.consumer.group import HeartbeatRequest, HeartbeatResponse
+from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
+
+import rawkafka as rk
 from test_cluster import SESSION_MS, bootstrap, create_topic, make_cluster, wait_for
 from zk import zookeeper  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 INTERNAL_PARTITIONS = 5
+COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, UNKNOWN_MEMBER_ID = 15, 16, 25
 
 
 @pytest.fixture
@@ -87,13 +92,25 @@ def test_offsets_topic_waits_for_enough_brokers(zookeeper, broker_factory):
     b = broker_factory(overrides={"broker.id": 0, "zookeeper.connect": f"{zookeeper.connect}/tern",
                                   "zookeeper.session.timeout.ms": SESSION_MS, "offsets.topic.num.partitions": 2,
                                   "offsets.topic.replication.factor": 3})
-    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "lonely", "enable.auto.commit": False})
-    with pytest.raises(KafkaException) as e:
-        c.committed([TopicPartition("t", 0)], timeout=3)
-    c.close()
-    assert e.value.args[0].code() in (KafkaError._TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE), e.value
+    with rk.RawConnection.to(b.bootstrap) as conn:
+        for _ in range(3):
+            r = rk.kp_request(conn, FindCoordinatorRequest, FindCoordinatorResponse, 4, key_type=0, coordinator_keys=["g"])
+            assert (r.coordinators[0].error_code, r.coordinators[0].node_id) == (COORDINATOR_NOT_AVAILABLE, -1)
+            time.sleep(0.2)
     assert "__consumer_offsets" not in AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=5).topics
-    assert "offsets.topic.replication.factor" in b.log_text() or "replicate" in b.log_text()
+    assert "cannot create __consumer_offsets" in b.log_text()
+
+
+def test_group_requests_to_other_brokers_answer_not_coordinator(cluster):
+    """Any broker but the leader of the group's partition answers the group's requests with NOT_COORDINATOR."""
+    group = "not-here"
+    wait_for(lambda: group_coordinator(cluster, group) >= 0, 20, "the group's coordinator")
+    coordinator = group_coordinator(cluster, group)
+    for b in cluster:
+        with rk.RawConnection.to(b.bootstrap) as conn:
+            code = rk.kp_request(conn, HeartbeatRequest, HeartbeatResponse, 3, group_id=group, generation_id=1,
+                                 member_id="m", group_instance_id=None).error_code
+        assert code == (UNKNOWN_MEMBER_ID if b.node_id == coordinator else NOT_COORDINATOR), (b.node_id, coordinator)
 
 
 def test_group_keeps_consuming_when_its_coordinator_is_killed(cluster, topic_name):
