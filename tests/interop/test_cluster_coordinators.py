@@ -387,3 +387,20 @@ def test_transactional_offsets_survive_a_group_coordinator_kill(cluster, topic_n
     assert committed_offsets(survivors, group, source, partitions=1) == {0: 20}
     c.close()
     assert read(survivors, sink, "read_committed", 20) == [f"o{i:02d}" for i in range(20)]
+
+
+def test_producer_ids_are_unique_across_brokers(cluster):
+    """Every broker hands out producer ids (idempotent producers ask any broker), so, as Kafka's
+    ZkProducerIdManager, each claims its blocks in /latest_producer_id_block: ids never repeat across brokers."""
+    from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
+    ids = []
+    for b in cluster:
+        with rk.RawConnection.to(b.bootstrap) as conn:
+            for _ in range(3):
+                r = rk.kp_request(conn, InitProducerIdRequest, InitProducerIdResponse, 2, transactional_id=None,
+                                  transaction_timeout_ms=60000)
+                assert r.error_code == 0
+                ids.append(r.producer_id)
+    assert len(set(ids)) == len(ids), ids
+    blocks = sorted({i // 1000 for i in ids})
+    assert len(blocks) == 3, f"one block of 1000 per broker: {ids}"

@@ -79,7 +79,10 @@ final class TransactionWiring: Sendable {
             })
         let loop = broker.eventLoopGroup.next()
         let service = TransactionCoordinatorService(machine: machine, environment: log, clock: EventLoopCoordinatorClock(eventLoop: loop))
-        let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+        // In a cluster a marker usually fails because its partition's leader just died: the new leader is elected
+        // within a ZooKeeper session timeout, so retry sooner than alone.
+        let retryEvery: TimeAmount = broker.zooKeeperStore != nil ? .seconds(1) : .seconds(5)
+        let retry = loop.scheduleRepeatedTask(initialDelay: retryEvery, delay: retryEvery) { _ in
             Task { await service.retryMarkers() }
         }
         state.withLockedValue {
