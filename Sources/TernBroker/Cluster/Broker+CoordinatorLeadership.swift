@@ -8,10 +8,12 @@ import TernCoordinator
 /// partition's keys answer COORDINATOR_LOAD_IN_PROGRESS meanwhile), and when it stops leading it the coordinator
 /// unloads the partition (its keys answer NOT_COORDINATOR, parked JoinGroup/SyncGroup calls too).
 ///
-/// Role changes arrive from `applyLeadership` (Broker+Cluster.swift) for every partition; each internal partition's
-/// change is queued and handled in arrival order against the partition's role at that time, so a burst of
-/// changes settles on the last one. Before the coordinators start, nothing is queued: `start` reconciles every
-/// partition once it is ready. A broker alone leads everything and loads all partitions at start instead.
+/// Role changes arrive from `applyLeadership` (Broker+Cluster.swift) for every partition. Each one is noted at
+/// once (becoming leader starts a new leadership *term*) and a reconciliation is queued; the queue runs in arrival
+/// order and brings the coordinator to the latest noted role, so a burst of changes settles on the last one, yet
+/// a partition that was lost and regained meanwhile is reloaded (another leader may have written to it in
+/// between). Before the coordinators start, reconciliations do nothing: `start` reconciles every partition once
+/// it is ready. A broker alone leads everything and loads all partitions at start instead.
 extension Broker {
     /// The one call `applyLeadership` makes after a partition took its new role.
     func coordinatorPartitionRoleChanged(_ partition: Partition) {
@@ -27,10 +29,12 @@ extension Broker {
     }
 
     private func reconcileCoordinatorPartition(topic: String, index: Int32) {
+        let roles = topic == ConsumerOffsetsLog.topicName ? coordinator.roles : transactions.roles
+        roles.observe(index, leads: ledPartition(topic, index) != nil)
         if topic == ConsumerOffsetsLog.topicName {
-            coordinator.roles.enqueue { [weak self] in await self?.reconcileGroupPartition(index) }
+            roles.enqueue { [weak self] in await self?.reconcileGroupPartition(index) }
         } else {
-            transactions.roles.enqueue { [weak self] in await self?.reconcileTransactionPartition(index) }
+            roles.enqueue { [weak self] in await self?.reconcileTransactionPartition(index) }
         }
     }
 
@@ -45,21 +49,24 @@ extension Broker {
         let (service, log) = (parts.service, parts.log)
         let roles = coordinator.roles
         let tp = "\(ConsumerOffsetsLog.topicName)-\(index)"
-        if let leader = ledPartition(ConsumerOffsetsLog.topicName, index), !roles.owns(index) {
-            roles.set(index, owned: true)
+        let loaded = roles.loadedTerm(index)
+        if let term = roles.leadingTerm(index), let leader = ledPartition(ConsumerOffsetsLog.topicName, index) {
+            if loaded == term { return }
+            if loaded != nil { await service.unload(partition: index) }  // lost and regained meanwhile: reload
+            roles.setLoaded(index, term: term)
             await service.beginLoading(partition: index)
             let started = ContinuousClock.now
-            let loaded: ConsumerOffsetsLog.Loaded
+            let records: ConsumerOffsetsLog.Loaded
             do {
-                loaded = try log.load(partition: index)
+                records = try log.load(partition: index)
             } catch {
                 logger.error("loading \(tp) failed: \(error); serving what was read")
-                loaded = .init()
+                records = .init()
             }
-            await service.load(partition: index, records: loaded.records, openTransactions: loaded.openTransactions)
-            logger.info("group coordinator: loaded \(tp) at leader epoch \(leader.leaderEpoch), \(loaded.records.count) record(s) in \(ContinuousClock.now - started)")
-        } else if ledPartition(ConsumerOffsetsLog.topicName, index) == nil, roles.owns(index) {
-            roles.set(index, owned: false)
+            await service.load(partition: index, records: records.records, openTransactions: records.openTransactions)
+            logger.info("group coordinator: loaded \(tp) at leader epoch \(leader.leaderEpoch), \(records.records.count) record(s) in \(ContinuousClock.now - started)")
+        } else if loaded != nil {
+            roles.setLoaded(index, term: nil)
             await service.unload(partition: index)
             logger.info("group coordinator: unloaded \(tp) (no longer its leader)")
         }
@@ -70,8 +77,11 @@ extension Broker {
         let (service, log) = (parts.service, parts.log)
         let roles = transactions.roles
         let tp = "\(TransactionStateLog.topicName)-\(index)"
-        if let leader = ledPartition(TransactionStateLog.topicName, index), !roles.owns(index) {
-            roles.set(index, owned: true)
+        let loaded = roles.loadedTerm(index)
+        if let term = roles.leadingTerm(index), let leader = ledPartition(TransactionStateLog.topicName, index) {
+            if loaded == term { return }
+            if loaded != nil { await service.unload(partition: index) }  // lost and regained meanwhile: reload
+            roles.setLoaded(index, term: term)
             await service.beginLoading(partition: index)
             let started = ContinuousClock.now
             let records: [TransactionRecord]
@@ -83,34 +93,48 @@ extension Broker {
             }
             await service.load(partition: index, coordinatorEpoch: leader.leaderEpoch, records: records)
             logger.info("transaction coordinator: loaded \(tp) at leader epoch \(leader.leaderEpoch), \(records.count) record(s) in \(ContinuousClock.now - started)")
-        } else if ledPartition(TransactionStateLog.topicName, index) == nil, roles.owns(index) {
-            roles.set(index, owned: false)
+        } else if loaded != nil {
+            roles.setLoaded(index, term: nil)
             await service.unload(partition: index)
             logger.info("transaction coordinator: unloaded \(tp) (no longer its leader)")
         }
     }
 }
 
-/// Which partitions of an internal topic a coordinator has loaded, and the queue its role changes run in.
+/// Which partitions of an internal topic a coordinator has loaded, the leadership terms noted as role changes
+/// arrive, and the queue the reconciliations run in.
 final class PartitionRoles: Sendable {
     private struct State {
-        var owned: Set<Int32> = []
+        /// Partitions this broker leads now, with their term (bumped each time it becomes leader again).
+        var leading: [Int32: UInt64] = [:]
+        var lastTerm: [Int32: UInt64] = [:]
+        /// The term each loaded partition was loaded in.
+        var loaded: [Int32: UInt64] = [:]
         var tail: Task<Void, Never>?
     }
 
     private let state = NIOLockedValueBox(State())
 
-    func owns(_ partition: Int32) -> Bool { state.withLockedValue { $0.owned.contains(partition) } }
-
-    func set(_ partition: Int32, owned: Bool) {
+    /// Notes a role as it is applied (synchronously, in order).
+    func observe(_ partition: Int32, leads: Bool) {
         state.withLockedValue { s in
-            if owned { s.owned.insert(partition) } else { s.owned.remove(partition) }
+            if leads {
+                if s.leading[partition] == nil {
+                    let term = (s.lastTerm[partition] ?? 0) + 1
+                    s.lastTerm[partition] = term
+                    s.leading[partition] = term
+                }
+            } else {
+                s.leading[partition] = nil
+            }
         }
     }
 
-    var ownedPartitions: Set<Int32> { state.withLockedValue { $0.owned } }
+    func leadingTerm(_ partition: Int32) -> UInt64? { state.withLockedValue { $0.leading[partition] } }
+    func loadedTerm(_ partition: Int32) -> UInt64? { state.withLockedValue { $0.loaded[partition] } }
+    func setLoaded(_ partition: Int32, term: UInt64?) { state.withLockedValue { $0.loaded[partition] = term } }
 
-    /// Runs `body` after every change queued before it.
+    /// Runs `body` after every reconciliation queued before it.
     func enqueue(_ body: @escaping @Sendable () async -> Void) {
         state.withLockedValue { s in
             let previous = s.tail
