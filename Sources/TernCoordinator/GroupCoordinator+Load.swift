@@ -133,6 +133,7 @@ extension GroupCoordinator {
                 cancel(.consumerRebalance(groupId: groupId, memberId: memberId))
             }
         }
+        for groupId in pendingOffsetWrites.keys where self.partition(for: groupId) == partition { pendingOffsetWrites[groupId] = nil }
         for (producerId, byGroup) in pendingTransactionalOffsets {
             let kept = byGroup.filter { self.partition(for: $0.key) != partition }
             pendingTransactionalOffsets[producerId] = kept.isEmpty ? nil : kept

@@ -22,6 +22,8 @@ public final class GroupCoordinator {
     var loadingPartitions: Set<Int32> = []
     /// producer id -> group id -> offsets committed in the producer's open transaction.
     var pendingTransactionalOffsets: [Int64: [String: [TopicPartition: OffsetCommitRecordValue]]] = [:]
+    /// group id -> partitions whose OffsetCommit records are still being written (GroupCoordinator+PendingOffsets).
+    var pendingOffsetWrites: [String: [TopicPartition: PendingOffsetWrite]] = [:]
     private var pendingActions: [CoordinatorAction] = []
     private let makeUUID: () -> String
 

@@ -278,17 +278,25 @@ public actor GroupCoordinatorService {
         let log = self.log
         let task = Task<Int16?, Never> {
             _ = await previous?.value
+            let failure: Int16?
             do {
                 try await log.append(partition: partition, records: records)
-                return nil
+                failure = nil
             } catch let error as CoordinatorAppendError {
-                return error.errorCode
+                failure = error.errorCode
             } catch {
-                return CoordinatorErrorCode.coordinatorNotAvailable
+                failure = CoordinatorErrorCode.coordinatorNotAvailable
             }
+            // Before anyone is answered: the commit becomes visible (or is undone) first.
+            await self.appendCompleted(records, succeeded: failure == nil)
+            return failure
         }
         appendTails[partition] = task
         return task
+    }
+
+    private func appendCompleted(_ records: [CoordinatorRecord], succeeded: Bool) {
+        machine.appendCompleted(records, succeeded: succeeded)
     }
 
     private func resumeJoin(_ id: UInt64, _ result: JoinGroupResult) {

@@ -44,3 +44,46 @@ import Testing
         #expect(gc.coordinatorError(for: "g") == CoordinatorErrorCode.notCoordinator)
     }
 }
+
+/// Offset commits are answered to OffsetFetch only once durable (Kafka's pendingOffsetCommits).
+@Suite struct PendingOffsetCommitTests {
+    private func fetch(_ gc: GroupCoordinator, stable: Bool) -> OffsetFetchPartition {
+        gc.fetchOffsets(OffsetFetchInput(
+            groups: [OffsetFetchGroup(groupId: "g", topics: [OffsetFetchTopic(name: "t", partitionIndexes: [0])])], requireStable: stable), now: 0)
+            .groups[0].topics[0].partitions[0]
+    }
+
+    private func commit(_ gc: GroupCoordinator, _ offset: Int64) -> [CoordinatorRecord] {
+        let (result, actions) = gc.commitOffsets(commitInput("g", [("t", 0, offset)]), now: 1)
+        #expect(codes(result) == [0])
+        return actions.flatMap { action -> [CoordinatorRecord] in if case .append(_, let r) = action { return r } else { return [] } }
+    }
+
+    @Test func inFlightCommitIsHiddenUntilDurable() {
+        let gc = GroupCoordinator()
+        gc.appendCompleted(commit(gc, 5), succeeded: true)
+        let second = commit(gc, 9)
+        #expect(fetch(gc, stable: false).committedOffset == 5)
+        #expect(fetch(gc, stable: true).errorCode == CoordinatorErrorCode.unstableOffsetCommit)
+        gc.appendCompleted(second, succeeded: true)
+        #expect(fetch(gc, stable: true).committedOffset == 9)
+    }
+
+    @Test func failedWriteRestoresTheLastDurableOffset() {
+        let gc = GroupCoordinator()
+        gc.appendCompleted(commit(gc, 5), succeeded: true)
+        let a = commit(gc, 7)
+        let b = commit(gc, 9)
+        gc.appendCompleted(a, succeeded: true)
+        #expect(fetch(gc, stable: false).committedOffset == 7)  // b still in flight: a is the durable one
+        gc.appendCompleted(b, succeeded: false)
+        #expect(fetch(gc, stable: true).committedOffset == 7)
+        #expect(gc.snapshot(of: "g")?.offsets[TopicPartition(topic: "t", partition: 0)]?.offset == 7)
+    }
+
+    @Test func failedFirstCommitLeavesNoOffset() {
+        let gc = GroupCoordinator()
+        gc.appendCompleted(commit(gc, 3), succeeded: false)
+        #expect(fetch(gc, stable: true).committedOffset == -1)
+    }
+}

@@ -60,8 +60,12 @@ def internal_leader(brokers, topic: str, key: str) -> int:
 
 
 def group_coordinator(brokers, group: str) -> int:
+    """The group's coordinator as DescribeGroups reports it; -1 while none answers (e.g. it was just killed)."""
     admin = AdminClient({"bootstrap.servers": bootstrap(brokers)})
-    return admin.describe_consumer_groups([group])[group].result(10).coordinator.id
+    try:
+        return admin.describe_consumer_groups([group], request_timeout=5)[group].result(10).coordinator.id
+    except (KafkaException, TimeoutError):
+        return -1
 
 
 def test_find_coordinator_names_the_leader_of_the_groups_partition(cluster):
