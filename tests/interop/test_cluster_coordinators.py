@@ -249,9 +249,11 @@ def test_kafka_python_resumes_from_committed_offset_after_coordinator_moves(clus
     c.close()
 
     old = group_coordinator(cluster, group)
-    next(b for b in cluster if b.node_id == old).kill9()
+    victim = next(b for b in cluster if b.node_id == old)
+    victim.kill9()
     survivors = [b for b in cluster if b.is_running()]
     wait_for(lambda: group_coordinator(survivors, group) not in (-1, old), 30, "a new coordinator")
+    new = group_coordinator(survivors, group)
 
     c2 = KafkaConsumer(topic_name, bootstrap_servers=bootstrap(survivors), group_id=group,
                        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=15000)
@@ -265,6 +267,15 @@ def test_kafka_python_resumes_from_committed_offset_after_coordinator_moves(clus
     c2.commit()
     assert c2.committed(tp) == 100
     c2.close()
+
+    # The old coordinator comes back as a follower of the group's partition: it is not the coordinator any more.
+    victim.restart()
+    wait_for(lambda: len(AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(timeout=5).brokers) == 3,
+             20, "the old coordinator registered again")
+    assert group_coordinator([victim], group) == new
+    with rk.RawConnection.to(victim.bootstrap) as conn:
+        assert rk.kp_request(conn, HeartbeatRequest, HeartbeatResponse, 3, group_id=group, generation_id=1,
+                             member_id="m", group_instance_id=None).error_code == NOT_COORDINATOR
 
 
 def test_transaction_commits_after_its_coordinator_is_killed(cluster, topic_name):
