@@ -111,6 +111,7 @@ final class ReplicaFetcher: Sendable {
                 fp.partition = p.topicPartition.partition
                 fp.fetchOffset = p.log.logEndOffset
                 fp.currentLeaderEpoch = p.leaderEpoch
+                fp.logStartOffset = p.log.logStartOffset
                 fp.partitionMaxBytes = 1 << 20
                 return fp
             }
@@ -128,7 +129,8 @@ final class ReplicaFetcher: Sendable {
                     broker.logger.debug("follower fetch of \(partition.topicPartition) from \(t.topic): error \(pd.errorCode)")
                     continue
                 }
-                try partition.appendAsFollower(pd.records ?? ByteBuffer(), leaderHighWatermark: pd.highWatermark)
+                try partition.appendAsFollower(
+                    pd.records ?? ByteBuffer(), leaderHighWatermark: pd.highWatermark, leaderLogStartOffset: pd.logStartOffset)
                 broker.purgatory.notify(.init(topic: t.topic, partition: pd.partitionIndex))
             }
         }
