@@ -70,8 +70,9 @@ extension Broker {
             let endpoint = coordinatorEndpoint(ctx)
             return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
         }
-        guard let leader = metadataStore.leadership(of: .init(topic: topic, partition: partition))?.leader, leader >= 0,
-              let endpoint = Self.coordinatorNode(leader, listener: ctx.connection.listenerName, liveBrokers: metadataStore.liveBrokers() ?? [:])
+        // Kafka answers from its metadata cache (what the controller last sent with UpdateMetadata).
+        guard let leader = metadataCache.leadership(of: .init(topic: topic, partition: partition))?.leader, leader >= 0,
+              let endpoint = Self.coordinatorNode(leader, listener: ctx.connection.listenerName, liveBrokers: metadataCache.liveBrokers())
         else { return .notAvailable }
         return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: leader, host: endpoint.host, port: Int32(endpoint.port))
     }

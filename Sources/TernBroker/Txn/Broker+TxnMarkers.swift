@@ -27,7 +27,7 @@ extension Broker {
                 }
             } else if metadataStore.topic(named: tp.topic) == nil {
                 continue  // deleted: nothing left to end
-            } else if let leader = metadataStore.leadership(of: .init(topic: tp.topic, partition: tp.partition))?.leader,
+            } else if let leader = metadataCache.leadership(of: .init(topic: tp.topic, partition: tp.partition))?.leader,
                       leader >= 0, leader != brokerId {
                 remote[leader, default: []].append(tp)
             } else {
