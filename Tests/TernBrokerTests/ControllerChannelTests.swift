@@ -71,7 +71,8 @@ struct ControllerChannelTests {
         channel.enqueue(.stopReplica(
             ControllerRequests.stopReplica(header(3), [(TopicPartition(topic: "t", partition: 0), -2)], delete: true),
             onAck: { response in if response.partitionErrors.count == 1 { acks.withLockedValue { $0 += 1 } } }))
-        for _ in 0..<200 where broker.answered.count < 3 { try await Task.sleep(for: .milliseconds(20)) }
+        // The broker records an answer before the channel reads it: wait for both.
+        for _ in 0..<200 where broker.answered.count < 3 || channel.pendingCount > 0 { try await Task.sleep(for: .milliseconds(20)) }
         let answered = broker.answered
         #expect(answered.map(\.key) == [ApiKey.leaderAndIsr.rawValue, ApiKey.updateMetadata.rawValue, ApiKey.stopReplica.rawValue])
         #expect(answered.map(\.epoch) == [1, 2, 3], "in the order queued")

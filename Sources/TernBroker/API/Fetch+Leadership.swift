@@ -44,7 +44,7 @@ extension Broker {
         if let partition = replicaManager.partition(tp) {
             leaderId = zooKeeperStore == nil ? brokerId : partition.leaderId
             leaderEpoch = partition.leaderEpoch
-        } else if let l = metadataStore.leadership(of: tp) {
+        } else if let l = metadataCache.leadership(of: tp) ?? metadataStore.leadership(of: tp) {
             leaderId = l.leader
             leaderEpoch = l.leaderEpoch
         }
