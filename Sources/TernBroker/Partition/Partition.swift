@@ -99,10 +99,14 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         }
     }
 
-    /// Appends batches written by the broker itself (coordinator records, control markers).
+    /// Appends batches written by the broker itself (coordinator records, control markers). With `requireLeader`
+    /// a replica that is not (or no longer) the leader refuses with NOT_LEADER_OR_FOLLOWER, checked under the lock.
     @discardableResult
-    public func appendInternal(_ records: ByteBuffer) throws -> LogAppendInfo {
+    public func appendInternal(_ records: ByteBuffer, requireLeader: Bool = false) throws -> LogAppendInfo {
         try lock.withLock {
+            if requireLeader && !_isLeader {
+                throw AppendFailure.rejected(.notLeaderOrFollower, "\(topicPartition): this broker is not the leader")
+            }
             let info = try log.append(batches: records, leaderEpoch: _leaderEpoch)
             // Transactional batches written by the broker (TxnOffsetCommit) open their producer's transaction.
             var index = records.readerIndex
@@ -144,6 +148,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32, timestamp: Int64
     ) throws -> Int64 {
         try lock.withLock {
+            // Only the leader writes markers; followers copy them (WriteTxnMarkers goes to the leader).
+            if !_isLeader { throw AppendFailure.rejected(.notLeaderOrFollower, "\(topicPartition): this broker is not the leader") }
             if let current = producers.entries[producerId]?.producerEpoch, producerEpoch < current {
                 throw AppendFailure.rejected(.invalidProducerEpoch, "marker epoch \(producerEpoch) below \(current) on \(topicPartition)")
             }
