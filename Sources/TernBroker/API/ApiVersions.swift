@@ -50,6 +50,8 @@ public enum SupportedApis {
         // Cluster controller (Sources/TernBroker/Cluster).
         .controlledShutdown: 0...3,
         .electLeaders: 0...2,
+        .alterPartitionReassignments: 0...0,
+        .listPartitionReassignments: 0...0,
         // Group coordinator (Sources/TernBroker/Group).
         .offsetCommit: 0...9,
         .offsetFetch: 0...9,

@@ -90,6 +90,7 @@ extension Broker {
                 partition.setRole(leader: -1, leaderEpoch: 0, localBrokerId: brokerId)
             }
         }
+        stopUnassignedReplicas(of: topic)
     }
 
     private func applyLeadership(_ partition: Partition, _ l: PartitionLeadership) {
@@ -146,7 +147,7 @@ extension Broker {
         case .leadershipChanged(let tp, let l):
             guard let partition = replicaManager.partition(tp) else { return }
             applyLeadership(partition, l)
-        case .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested:
+        case .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested, .partitionReassignmentRequested:
             break
         case .sessionExpired:
             break

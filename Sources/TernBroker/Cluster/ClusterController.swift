@@ -62,8 +62,10 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             if active { reconcile() }
         case .preferredReplicaElectionRequested:
             if active { handlePreferredReplicaElectionZNode() }
-        case .leadershipChanged:
-            break
+        case .leadershipChanged(let tp, _):
+            if active { reassignmentIsrChanged(tp) }
+        case .partitionReassignmentRequested:
+            if active { handleReassignPartitionsZNode() }
         case .sessionExpired:
             if active { logger.warning("controller role lost with the ZooKeeper session") }
             active = false
@@ -92,6 +94,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         logger.info("broker \(brokerId) is the controller (epoch \(epoch))")
         reconcile()
         handlePreferredReplicaElectionZNode()
+        resumePartitionReassignments()
     }
 
     private func bumpControllerEpoch() throws -> Int32 {

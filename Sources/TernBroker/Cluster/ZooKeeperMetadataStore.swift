@@ -28,6 +28,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         /// Topics already reported through `topicsChanged` (the cache may know a topic earlier: its own
         /// creations and read-throughs, which must still be announced once the child watch sees them).
         var announced: [String: TopicMetadata] = [:]
+        /// `adding_replicas` / `removing_replicas` of the topic znodes: partitions being reassigned.
+        var replicaChanges: [TopicPartition: (adding: [Int32], removing: [Int32])] = [:]
     }
 
     /// What changed, for the broker (roles, logs) and the controller (elections).
@@ -41,9 +43,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case preferredReplicaElectionRequested
         /// A new session replaced an expired one: ephemeral nodes (registration, /controller) must be recreated.
         case sessionReestablished
+        /// `/admin/reassign_partitions` appeared: for the controller.
+        case partitionReassignmentRequested
     }
 
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
     private let listeners = NIOLockedValueBox<[@Sendable (Change) -> Void]>([])
 
     /// `connect` opens a session; it is called again after a session expiry.
@@ -72,6 +76,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
 
     private func reloadAll() {
         watchPreferredReplicaElection()
+        watchReassignPartitions()
         reloadBrokers()
         reloadController()
         reloadTopicList()
@@ -104,7 +109,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
 
     public func onChange(_ listener: @escaping @Sendable (Change) -> Void) { listeners.withLockedValue { $0.append(listener) } }
 
-    private func publish(_ change: Change) {
+    func publish(_ change: Change) {
         for l in listeners.withLockedValue({ $0 }) { l(change) }
     }
 
@@ -163,7 +168,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     }
 
     public func update(_ topic: TopicMetadata) throws {
-        let assignment = ZNodeJSON.encode(TopicZNode(assignment: topic.assignment, topicId: topic.topicId))
+        let assignment = ZNodeJSON.encode(topicZNode(topic))  // keeps a running reassignment's fields
         let config = ZNodeJSON.encode(ConfigZNode(config: topic.configs))
         try zk.blocking {
             zk.multi([
@@ -245,6 +250,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             publish(.preferredReplicaElectionRequested)
         case .nodeDeleted(KafkaZNodes.preferredReplicaElection):
             watchPreferredReplicaElection()
+        case .nodeCreated(KafkaZNodes.reassignPartitions):
+            watchReassignPartitions()
+            publish(.partitionReassignmentRequested)
+        case .nodeDataChanged(KafkaZNodes.reassignPartitions), .nodeDeleted(KafkaZNodes.reassignPartitions):
+            watchReassignPartitions()  // Kafka acts on the node's creation only; the controller rewrites it
         case .nodeDataChanged(let path) where Self.topicFromPath(path) != nil:
             reloadTopic(Self.topicFromPath(path)!)
         case .nodeCreated(let path), .nodeDataChanged(let path), .nodeDeleted(let path):
@@ -268,16 +278,16 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         return String(parts[2])
     }
 
-    /// A topic's assignment changed (CreatePartitions): the grown topic is announced again, so replicas create
-    /// the new logs and the controller elects their first leaders.
+    /// A topic's assignment changed (CreatePartitions, a reassignment): the topic is announced again, so replicas
+    /// create the new logs (or drop the ones they no longer host) and the controller elects first leaders.
     private func reloadTopic(_ name: String) {
         guard let t = try? readTopic(name, watch: true) else { return }
         let grown = state.withLockedValue { s -> Bool in
             guard s.announced[name] != nil else { return false }
-            let before = s.announced[name]!.partitionCount
+            let before = s.announced[name]!.assignment
             s.topics[name] = t
             s.announced[name] = t
-            return t.partitionCount > before
+            return t.assignment != before
         }
         guard grown else { return }
         for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: name, partition: Int32(p))) }
@@ -352,6 +362,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             logger.warning("ignoring \(KafkaZNodes.topic(name)): not a topic assignment Tern understands")
             return nil
         }
+        cacheReplicaChanges(of: name, node)
         var configs: [String: String] = [:]
         if let (cdata, _) = try? zk.blocking({ zk.get(KafkaZNodes.topicConfig(name), watch: false, completion: $0) }),
            let c = ZNodeJSON.decode(ConfigZNode.self, cdata) {

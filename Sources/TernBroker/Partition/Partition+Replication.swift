@@ -85,14 +85,15 @@ extension Partition {
         if hw > log.highWatermark { _ = log.updateHighWatermark(hw) }
     }
 
-    /// The ISR the leader wants now: laggards out (not caught up for `lagMaxMs`), followers at or past the high
-    /// watermark back in. nil when it is unchanged.
+    /// The ISR the leader wants now: laggards and non-replicas out (not caught up for `lagMaxMs`), followers of
+    /// `replicas` at or past the high watermark back in. nil when it is unchanged.
     func proposedIsr(nowMs: Int64, lagMaxMs: Int64, replicas: [Int32]) -> [Int32]? {
         lock.withLock {
             guard _isLeader, _clustered else { return nil }
             let hw = log.highWatermark
+            // A replica reassigned away leaves at once, caught up or not.
             var next = _isr.filter { r in
-                r == _localBrokerId || nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs
+                r == _localBrokerId || (replicas.contains(r) && nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs)
             }
             for r in replicas where !next.contains(r) && r != _localBrokerId {
                 if let f = _followers[r], f.logEndOffset >= hw, nowMs - f.lastCaughtUpMs <= lagMaxMs { next.append(r) }

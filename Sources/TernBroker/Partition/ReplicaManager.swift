@@ -115,6 +115,15 @@ public final class ReplicaManager: Sendable {
         }
     }
 
+    /// Cluster mode: this broker no longer replicates `tp` (reassigned away, Kafka's StopReplica with delete):
+    /// the partition leaves the map, so fetchers and requests no longer find it, then its log is deleted.
+    /// False when it was not hosted here.
+    func removePartition(_ tp: TopicPartition) throws -> Bool {
+        guard partitions.withLockedValue({ $0.removeValue(forKey: tp) }) != nil else { return false }
+        try logManager.deleteLog(tp)
+        return true
+    }
+
     /// A topic's config changed: its logs pick up the new values.
     func updateConfig(of topic: TopicMetadata) throws {
         let logConfig = try LogConfig(topic.configs, defaults: defaultLogConfig)

@@ -1,0 +1,159 @@
+import Foundation
+import KafkaProtocol
+import TernCluster
+import TernStorage
+
+/// Partition reassignment, as Kafka's ZooKeeper-mode controller runs it (KIP-455), adding replicas before
+/// removing any:
+///   A. the topic znode gets RS = TRS + ORS with `adding_replicas` (TRS - ORS) and `removing_replicas`
+///      (ORS - TRS); every broker sees it, the new replicas create their logs and follow the leader, and the
+///      leader takes them into the ISR once they have caught up;
+///   B. when every target replica is in the ISR (watched through the partition state znode), the leader moves to
+///      the first live in-sync target replica if it is not a target itself, the removed replicas leave the ISR,
+///      then the topic znode gets RS = TRS; the removed replicas' brokers see that and delete their logs; the
+///      partition leaves `/admin/reassign_partitions`.
+/// Cancelling (null replicas) goes straight to B with ORS as the target. Requests come from
+/// AlterPartitionReassignments or from `/admin/reassign_partitions`; the API wins over the znode for a partition
+/// both name. A new controller resumes moves recorded in topic znodes, then those still in the znode.
+extension ClusterController {
+    typealias ReassignmentResult = (code: ErrorCode, message: String?)
+
+    /// AlterPartitionReassignments: per partition NONE or why not (target nil cancels); nil when this broker is
+    /// not the controller.
+    func alterPartitionReassignments(_ requests: [(TopicPartition, [Int32]?)]) -> [TopicPartition: ReassignmentResult]? {
+        queue.sync {
+            guard active else { return nil }
+            var results: [TopicPartition: ReassignmentResult] = [:]
+            for (tp, target) in requests { results[tp] = reassign(tp, to: target) }
+            let accepted = Set(results.filter { $0.value.code == .none }.keys)
+            if !accepted.isEmpty { store.removeFromReassignPartitions(accepted) }
+            return results
+        }
+    }
+
+    /// ListPartitionReassignments: the partitions being moved among `partitions` (all when nil); nil when this
+    /// broker is not the controller.
+    func listPartitionReassignments(_ partitions: [TopicPartition]?) -> [TopicPartition: PartitionReplicaSet]? {
+        queue.sync {
+            guard active else { return nil }
+            let all = store.partitionsBeingReassigned()
+            guard let partitions else { return all }
+            return all.filter { partitions.contains($0.key) }
+        }
+    }
+
+    /// On the queue: a partition's state changed; a reassignment waiting for its ISR may be complete now.
+    func reassignmentIsrChanged(_ tp: TopicPartition) {
+        guard store.replicaSet(of: tp)?.isBeingReassigned == true else { return }
+        maybeCompleteReassignment(tp)
+    }
+
+    /// On the queue, when this broker becomes the controller.
+    func resumePartitionReassignments() {
+        for (tp, set) in store.partitionsBeingReassigned().sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            logger.info("\(tp): resuming the reassignment to \(set.targetReplicas)")
+            fitLeadership(tp, within: set.replicas)
+            maybeCompleteReassignment(tp)
+        }
+        handleReassignPartitionsZNode()
+    }
+
+    /// On the queue, when active: starts the moves `/admin/reassign_partitions` lists. Rejected ones and ones
+    /// done at once leave the node; the rest leave it as they complete.
+    func handleReassignPartitionsZNode() {
+        guard let entries = store.reassignPartitionsRequest() else { return }
+        logger.info("partition reassignment requested through \(KafkaZNodes.reassignPartitions) for \(entries.count) partition(s)")
+        var done: Set<TopicPartition> = []
+        for e in entries {
+            let tp = TopicPartition(topic: e.topic, partition: e.partition)
+            let result = reassign(tp, to: e.replicas)
+            if result.code != .none {
+                logger.warning("\(tp): reassignment to \(e.replicas) rejected: \(result.code) \(result.message ?? "")")
+                done.insert(tp)
+            } else if store.replicaSet(of: tp)?.isBeingReassigned != true {
+                done.insert(tp)
+            }
+        }
+        store.removeFromReassignPartitions(done)
+    }
+
+    // MARK: Steps
+
+    private func liveForReassignment() -> Set<Int32> {
+        Set((store.liveBrokers() ?? [:]).keys).subtracting(shuttingDown)
+    }
+
+    /// Validates and starts (or cancels) one partition's move, in Kafka's order of checks.
+    private func reassign(_ tp: TopicPartition, to target: [Int32]?) -> ReassignmentResult {
+        let current = store.replicaSet(of: tp) ?? PartitionReplicaSet(replicas: [])
+        if let target, let rejection = ReassignmentRules.validate(target: target, current: current, live: liveForReassignment()) {
+            return (rejection.code, rejection.message)
+        }
+        guard let next = current.reassignment(to: target) else { return (.noReassignmentInProgress, nil) }
+        guard let topic = store.topic(named: tp.topic), !current.replicas.isEmpty else {
+            return (.unknownTopicOrPartition, "The partition does not exist.")
+        }
+        do {
+            if next.isBeingReassigned {
+                if next != current {
+                    try store.writeReplicaSets(topic, [tp.partition: next])
+                    logger.info("\(tp): reassignment to \(next.targetReplicas) started: replicas \(next.replicas), adding \(next.addingReplicas), removing \(next.removingReplicas)")
+                }
+                // Replicas that a superseded move was adding leave the ISR now they are not in RS.
+                fitLeadership(tp, within: next.replicas)
+                maybeCompleteReassignment(tp)
+            } else {
+                // Cancelled, or a target equal to the current replicas: the end state at once.
+                guard try finish(tp, topic, next.replicas) else {
+                    return (.eligibleLeadersNotAvailable, "no live in-sync replica of \(next.replicas) can lead")
+                }
+            }
+        } catch {
+            logger.error("\(tp): cannot write the reassignment: \(error)")
+            return (.unknownServerError, nil)
+        }
+        return (.none, nil)
+    }
+
+    private func maybeCompleteReassignment(_ tp: TopicPartition) {
+        guard let set = store.replicaSet(of: tp), set.isBeingReassigned, let l = store.leadership(of: tp),
+              set.isComplete(isr: l.isr), let topic = store.topic(named: tp.topic) else { return }
+        do {
+            _ = try finish(tp, topic, set.targetReplicas)
+        } catch {
+            logger.error("\(tp): cannot complete the reassignment: \(error); retrying on the next ISR change")
+        }
+    }
+
+    /// Phase B: leadership into `target` first (so the leader never sits outside the assignment), then RS = TRS.
+    /// False when the leadership could not move yet; the next ISR change retries.
+    private func finish(_ tp: TopicPartition, _ topic: TopicMetadata, _ target: [Int32]) throws -> Bool {
+        guard fitLeadership(tp, within: target) else { return false }
+        try store.writeReplicaSets(topic, [tp.partition: PartitionReplicaSet(replicas: target)])
+        store.removeFromReassignPartitions([tp])
+        logger.info("\(tp): reassignment completed: replicas \(target)")
+        return true
+    }
+
+    /// Conditional write of the partition state fitted to `replicas`; false when it could not be written.
+    @discardableResult
+    private func fitLeadership(_ tp: TopicPartition, within replicas: [Int32]) -> Bool {
+        guard let current = store.leadership(of: tp) else { return true }  // no state yet: the first election uses RS
+        switch ReassignmentRules.leadership(current, within: replicas, live: liveForReassignment(), controllerEpoch: epoch) {
+        case .unchanged:
+            return true
+        case .noEligibleLeader:
+            logger.info("\(tp): leader \(current.leader) must leave but no live ISR member of \(replicas) can take over yet")
+            return false
+        case .changed(let next):
+            do {
+                guard try store.updateLeadership(tp, next) else { return false }
+                logger.info("\(tp): reassignment: leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(current.isr) -> \(next.isr)")
+                return true
+            } catch {
+                logger.error("\(tp): cannot write partition state: \(error)")
+                return false
+            }
+        }
+    }
+}

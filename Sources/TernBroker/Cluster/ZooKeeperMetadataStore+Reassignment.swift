@@ -1,0 +1,121 @@
+import Foundation
+import TernCluster
+import TernStorage
+
+/// Partition reassignment state in ZooKeeper, Kafka's layout: the topic znode carries the full replica set of
+/// each partition plus `adding_replicas` / `removing_replicas` for those being moved, and
+/// `/admin/reassign_partitions` holds moves requested through ZooKeeper until they complete.
+extension ZooKeeperMetadataStore {
+    /// Called by every read of a topic znode, so the cache follows the data watch.
+    func cacheReplicaChanges(of topic: String, _ node: TopicZNode) {
+        state.withLockedValue { s in
+            for key in s.replicaChanges.keys where key.topic == topic { s.replicaChanges[key] = nil }
+            for p in Set(node.addingReplicas.keys).union(node.removingReplicas.keys) {
+                guard let index = Int32(p), node.partitions[p] != nil else { continue }
+                let adding = node.addingReplicas[p] ?? []
+                let removing = node.removingReplicas[p] ?? []
+                if adding.isEmpty && removing.isEmpty { continue }
+                s.replicaChanges[TopicPartition(topic: topic, partition: index)] = (adding, removing)
+            }
+        }
+    }
+
+    /// The topic znode for `topic`, with the reassignment fields of its partitions still being moved.
+    func topicZNode(_ topic: TopicMetadata) -> TopicZNode {
+        var node = TopicZNode(assignment: topic.assignment, topicId: topic.topicId)
+        state.withLockedValue { s in
+            for (tp, change) in s.replicaChanges where tp.topic == topic.name && Int(tp.partition) < topic.partitionCount {
+                if !change.adding.isEmpty { node.addingReplicas[String(tp.partition)] = change.adding }
+                if !change.removing.isEmpty { node.removingReplicas[String(tp.partition)] = change.removing }
+            }
+        }
+        return node
+    }
+
+    /// A partition's replica set with its reassignment state; nil for an unknown partition.
+    func replicaSet(of tp: TopicPartition) -> PartitionReplicaSet? {
+        guard let topic = topic(named: tp.topic), tp.partition >= 0, Int(tp.partition) < topic.partitionCount else { return nil }
+        let change = state.withLockedValue { $0.replicaChanges[tp] }
+        return PartitionReplicaSet(
+            replicas: topic.assignment[Int(tp.partition)], addingReplicas: change?.adding ?? [], removingReplicas: change?.removing ?? [])
+    }
+
+    /// Every partition being reassigned.
+    func partitionsBeingReassigned() -> [TopicPartition: PartitionReplicaSet] {
+        let keys = state.withLockedValue { Array($0.replicaChanges.keys) }
+        var out: [TopicPartition: PartitionReplicaSet] = [:]
+        for tp in keys {
+            if let set = replicaSet(of: tp), set.isBeingReassigned { out[tp] = set }
+        }
+        return out
+    }
+
+    /// Writes new replica sets for some partitions of `topic` to its znode (RS in `partitions`, AR and RR next
+    /// to it). The cache takes them at once; the data watch then announces the topic to every broker, this one
+    /// included, so new replicas start and dropped ones are deleted.
+    func writeReplicaSets(_ topic: TopicMetadata, _ sets: [Int32: PartitionReplicaSet]) throws {
+        var updated = topic
+        for (p, set) in sets { updated.assignment[Int(p)] = set.replicas }
+        let previous = state.withLockedValue { s in
+            let before = s.replicaChanges.filter { $0.key.topic == topic.name }
+            for (p, set) in sets {
+                let tp = TopicPartition(topic: topic.name, partition: p)
+                s.replicaChanges[tp] = set.isBeingReassigned ? (set.addingReplicas, set.removingReplicas) : nil
+            }
+            return before
+        }
+        do {
+            let data = ZNodeJSON.encode(topicZNode(updated))
+            _ = try zk.blocking { zk.set(KafkaZNodes.topic(topic.name), data: data, version: -1, completion: $0) }
+        } catch {
+            state.withLockedValue { s in
+                for key in s.replicaChanges.keys where key.topic == topic.name { s.replicaChanges[key] = nil }
+                for (k, v) in previous { s.replicaChanges[k] = v }
+            }
+            throw error
+        }
+        state.withLockedValue { $0.topics[topic.name] = updated }
+    }
+
+    // MARK: /admin/reassign_partitions
+
+    func watchReassignPartitions() {
+        _ = try? zk.blocking { zk.exists(KafkaZNodes.reassignPartitions, watch: true, completion: $0) }
+    }
+
+    /// The moves listed in `/admin/reassign_partitions`; nil when there is no such node. A node that does not
+    /// parse is reported as empty, so the controller deletes it (as Kafka does with an invalid node).
+    func reassignPartitionsRequest() -> [ReassignPartitionsZNode.Entry]? {
+        guard let (data, _) = try? zk.blocking({ zk.get(KafkaZNodes.reassignPartitions, watch: false, completion: $0) }) else { return nil }
+        guard let node = ZNodeJSON.decode(ReassignPartitionsZNode.self, data) else {
+            logger.warning("\(KafkaZNodes.reassignPartitions) is not valid reassignment JSON; deleting it")
+            return []
+        }
+        return node.partitions
+    }
+
+    /// Removes partitions from `/admin/reassign_partitions` (completed, rejected, or superseded by the API),
+    /// deleting the node when none remain. Conditional on the node's version, retried when it changed.
+    func removeFromReassignPartitions(_ done: Set<TopicPartition>) {
+        while true {
+            guard let (data, stat) = try? zk.blocking({ zk.get(KafkaZNodes.reassignPartitions, watch: false, completion: $0) }) else { return }
+            let entries = ZNodeJSON.decode(ReassignPartitionsZNode.self, data)?.partitions ?? []
+            let remaining = entries.filter { !done.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) }
+            if remaining.count == entries.count && !entries.isEmpty { return }
+            do {
+                if remaining.isEmpty {
+                    try zk.blocking { zk.delete(KafkaZNodes.reassignPartitions, version: stat.version, completion: $0) }
+                } else {
+                    let node = ZNodeJSON.encode(ReassignPartitionsZNode(partitions: remaining))
+                    _ = try zk.blocking { zk.set(KafkaZNodes.reassignPartitions, data: node, version: stat.version, completion: $0) }
+                }
+                return
+            } catch let e as ZooKeeperError where e.isBadVersion {
+                continue
+            } catch {
+                logger.warning("cannot update \(KafkaZNodes.reassignPartitions): \(error)")
+                return
+            }
+        }
+    }
+}
