@@ -122,6 +122,13 @@ final class ReplicaFetcher: Sendable {
         for t in response.responses {
             for pd in t.partitions {
                 guard let partition = broker.replicaManager.partition(topic: t.topic, index: pd.partitionIndex) else { continue }
+                if pd.errorCode == ErrorCode.offsetOutOfRange.rawValue && partition.log.logEndOffset < pd.logStartOffset {
+                    // A new replica (reassignment) of a log the leader has trimmed: start where the leader's
+                    // log starts, as Kafka's follower does (truncateFullyAndStartAt).
+                    try partition.log.truncateFully(startingAt: pd.logStartOffset)
+                    broker.logger.info("\(partition.topicPartition): follower log starts at the leader's log start offset \(pd.logStartOffset)")
+                    continue
+                }
                 if pd.errorCode != 0 {
                     // Stale role (NOT_LEADER_OR_FOLLOWER) or a log that diverged: wait for the next state change.
                     backoff = true
