@@ -33,7 +33,10 @@ struct PartitionReassignmentTests {
     @Test func cancellingGoesBackToTheOriginalReplicasAndNeedsAMoveInProgress() throws {
         let running = PartitionReplicaSet(replicas: [0, 1]).reassigned(to: [1, 2])
         let cancelled = try #require(running.reassignment(to: nil))
-        #expect(cancelled == PartitionReplicaSet(replicas: [0, 1]))
+        // ORS in RS order (the target came first), as Kafka's `originReplicas` gives it.
+        #expect(cancelled == PartitionReplicaSet(replicas: [1, 0]))
+        let simple = try #require(PartitionReplicaSet(replicas: [0, 1]).reassigned(to: [2, 3]).reassignment(to: nil))
+        #expect(simple == PartitionReplicaSet(replicas: [0, 1]))
         #expect(PartitionReplicaSet(replicas: [0, 1]).reassignment(to: nil) == nil, "NO_REASSIGNMENT_IN_PROGRESS")
     }
 
@@ -123,7 +126,7 @@ struct PartitionReassignmentTests {
         for replicas in many { #expect(Set(replicas) == [0, 1, 2]) }
     }
 
-    @Test func someBrokersWithoutARackIsRefused() {
+    @Test func someBrokersWithoutARackIsRefused() throws {
         let mixed = [ReplicaAssignment.Broker(id: 0, rack: "a"), .init(id: 1, rack: nil)]
         #expect(throws: ReplicaAssignment.Failure(message: "Not all brokers have rack information for replica rack aware assignment.")) {
             try ReplicaAssignment.assign(partitions: 1, replicationFactor: 2, brokers: mixed)
