@@ -135,7 +135,15 @@ final class ReplicaFetcher: Sendable {
                     broker.logger.debug("follower fetch of \(partition.topicPartition) from \(t.topic): error \(pd.errorCode)")
                     continue
                 }
-                try partition.appendAsFollower(pd.records ?? ByteBuffer(), leaderHighWatermark: pd.highWatermark)
+                let records = pd.records ?? ByteBuffer()
+                let offsets = partition.log.offsets
+                if offsets.logEndOffset == offsets.logStartOffset, let base = records.getInteger(at: records.readerIndex, as: Int64.self),
+                   base < offsets.logEndOffset {
+                    // An empty log started at the leader's log start offset, which falls inside a batch: start the
+                    // log at that batch instead (Kafka's follower does the same on UnexpectedAppendOffsetException).
+                    try partition.log.truncateFully(startingAt: base)
+                }
+                try partition.appendAsFollower(records, leaderHighWatermark: pd.highWatermark)
                 broker.purgatory.notify(.init(topic: t.topic, partition: pd.partitionIndex))
             }
         }
