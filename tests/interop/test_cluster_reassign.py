@@ -268,7 +268,8 @@ def test_generate_execute_verify(cluster, topic_name, tmp_path):
     plan.write_text(lines[4])
     reassign(cluster, "--execute", "--reassignment-json-file", str(plan))
     verified = wait_completed(cluster, str(plan))
-    assert all(f"Reassignment of partition {topic_name}-{p} is completed." in verified for p in range(3))
+    assert verified.splitlines() == ["Status of partition reassignment:"] + [
+        f"Reassignment of partition {topic_name}-{p} is completed." for p in range(3)], verified
     for p in range(3):
         assert sorted(partition_meta(cluster, topic_name, p).replicas) == [1, 2]
         wait_for(lambda p=p: not cluster[0].partition_dir(topic_name, p).exists(), 15, "broker 0 dropped its replicas")
@@ -296,6 +297,10 @@ def _znode_gone(zookeeper, path):
     return b"does not exist" in cp.stdout + cp.stderr
 
 
+def racks_of(admin):
+    return {n.id: n.rack for n in admin.describe_cluster(request_timeout=5).result(10).nodes}
+
+
 def test_rack_aware_placement(zookeeper, broker_factory, topic_name):
     racks = {0: "r0", 1: "r1", 2: "r2"}
     brokers = [broker_factory(overrides={
@@ -303,8 +308,7 @@ def test_rack_aware_placement(zookeeper, broker_factory, topic_name):
         "zookeeper.session.timeout.ms": 2000, "controlled.shutdown.retry.backoff.ms": 200}) for i in range(3)]
     admin = AdminClient({"bootstrap.servers": bootstrap(brokers)})
     wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 15, "three brokers")
-    md = admin.list_topics(timeout=5)
-    assert {b.id: b.rack for b in md.brokers.values()} == racks
+    assert racks_of(admin) == racks
     for f in admin.create_topics([NewTopic(topic_name, 6, 3)]).values():
         f.result(15)
     leaders = set()
@@ -315,8 +319,7 @@ def test_rack_aware_placement(zookeeper, broker_factory, topic_name):
     assert leaders == {0, 1, 2}, "preferred leaders spread over the racks"
     # One broker without a rack among brokers with racks: Kafka refuses to place replicas.
     brokers[2].restart(**{"broker.rack": ""})
-    wait_for(lambda: {b.id: b.rack for b in admin.list_topics(timeout=5).brokers.values()}.get(2, "x") is None
-             and len(admin.list_topics(timeout=5).brokers) == 3, 20, "broker 2 back without a rack")
+    wait_for(lambda: racks_of(admin) == {0: "r0", 1: "r1", 2: None}, 20, "broker 2 back without a rack")
     mixed = topic_name + "-mixed"
     with pytest.raises(KafkaException) as failure:
         admin.create_topics([NewTopic(mixed, 1, 2)])[mixed].result(15)

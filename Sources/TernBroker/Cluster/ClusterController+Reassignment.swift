@@ -96,7 +96,7 @@ extension ClusterController {
         do {
             if next.isBeingReassigned {
                 if next != current {
-                    try store.writeReplicaSets(topic, [tp.partition: next])
+                    try store.writeReplicaSets(tp.topic, [tp.partition: next])
                     logger.info("\(tp): reassignment to \(next.targetReplicas) started: replicas \(next.replicas), adding \(next.addingReplicas), removing \(next.removingReplicas)")
                 }
                 // Replicas that a superseded move was adding leave the ISR now they are not in RS.
@@ -129,7 +129,7 @@ extension ClusterController {
     /// False when the leadership could not move yet; the next ISR change retries.
     private func finish(_ tp: TopicPartition, _ topic: TopicMetadata, _ target: [Int32]) throws -> Bool {
         guard fitLeadership(tp, within: target) else { return false }
-        try store.writeReplicaSets(topic, [tp.partition: PartitionReplicaSet(replicas: target)])
+        try store.writeReplicaSets(tp.topic, [tp.partition: PartitionReplicaSet(replicas: target)])
         store.removeFromReassignPartitions([tp])
         logger.info("\(tp): reassignment completed: replicas \(target)")
         return true

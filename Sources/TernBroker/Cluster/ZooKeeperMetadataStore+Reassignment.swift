@@ -6,9 +6,12 @@ import TernStorage
 /// each partition plus `adding_replicas` / `removing_replicas` for those being moved, and
 /// `/admin/reassign_partitions` holds moves requested through ZooKeeper until they complete.
 extension ZooKeeperMetadataStore {
-    /// Called by every read of a topic znode, so the cache follows the data watch.
-    func cacheReplicaChanges(of topic: String, _ node: TopicZNode) {
+    /// Called by every read of a topic znode, so the cache follows the data watch. False (and nothing cached)
+    /// when the read is older than what the cache holds.
+    func cacheReplicaChanges(of topic: String, _ node: TopicZNode, zxid: Int64) -> Bool {
         state.withLockedValue { s in
+            if let known = s.topicZxids[topic], zxid < known { return false }
+            s.topicZxids[topic] = zxid
             for key in s.replicaChanges.keys where key.topic == topic { s.replicaChanges[key] = nil }
             for p in Set(node.addingReplicas.keys).union(node.removingReplicas.keys) {
                 guard let index = Int32(p), node.partitions[p] != nil else { continue }
@@ -17,6 +20,7 @@ extension ZooKeeperMetadataStore {
                 if adding.isEmpty && removing.isEmpty { continue }
                 s.replicaChanges[TopicPartition(topic: topic, partition: index)] = (adding, removing)
             }
+            return true
         }
     }
 
@@ -51,30 +55,39 @@ extension ZooKeeperMetadataStore {
     }
 
     /// Writes new replica sets for some partitions of `topic` to its znode (RS in `partitions`, AR and RR next
-    /// to it). The cache takes them at once; the data watch then announces the topic to every broker, this one
-    /// included, so new replicas start and dropped ones are deleted.
-    func writeReplicaSets(_ topic: TopicMetadata, _ sets: [Int32: PartitionReplicaSet]) throws {
-        var updated = topic
-        for (p, set) in sets { updated.assignment[Int(p)] = set.replicas }
-        let previous = state.withLockedValue { s in
-            let before = s.replicaChanges.filter { $0.key.topic == topic.name }
+    /// to it): read, changed for those partitions only, written back conditionally on the version read (retried
+    /// when someone else wrote in between), so no other partition's state is lost to a stale cache. The cache
+    /// takes the result at once; the data watch then announces the topic to every broker, this one included,
+    /// so new replicas start and dropped ones are deleted.
+    func writeReplicaSets(_ topic: String, _ sets: [Int32: PartitionReplicaSet]) throws {
+        let path = KafkaZNodes.topic(topic)
+        while true {
+            let (data, stat) = try zk.blocking { zk.get(path, watch: false, completion: $0) }
+            guard var node = ZNodeJSON.decode(TopicZNode.self, data) else {
+                throw BrokerError.metadata("\(path) is not a topic assignment Tern understands")
+            }
             for (p, set) in sets {
-                let tp = TopicPartition(topic: topic.name, partition: p)
-                s.replicaChanges[tp] = set.isBeingReassigned ? (set.addingReplicas, set.removingReplicas) : nil
+                let key = String(p)
+                guard node.partitions[key] != nil else { throw BrokerError.metadata("\(path) has no partition \(p)") }
+                node.partitions[key] = set.replicas
+                node.addingReplicas[key] = set.addingReplicas.isEmpty ? nil : set.addingReplicas
+                node.removingReplicas[key] = set.removingReplicas.isEmpty ? nil : set.removingReplicas
             }
-            return before
-        }
-        do {
-            let data = ZNodeJSON.encode(topicZNode(updated))
-            _ = try zk.blocking { zk.set(KafkaZNodes.topic(topic.name), data: data, version: -1, completion: $0) }
-        } catch {
+            let written: ZNodeStat
+            do {
+                written = try zk.blocking { zk.set(path, data: ZNodeJSON.encode(node), version: stat.version, completion: $0) }
+            } catch let e as ZooKeeperError where e.isBadVersion {
+                continue
+            }
+            guard cacheReplicaChanges(of: topic, node, zxid: written.mzxid), let assignment = node.assignment else { return }
             state.withLockedValue { s in
-                for key in s.replicaChanges.keys where key.topic == topic.name { s.replicaChanges[key] = nil }
-                for (k, v) in previous { s.replicaChanges[k] = v }
+                if var cached = s.topics[topic] {
+                    cached.assignment = assignment
+                    s.topics[topic] = cached
+                }
             }
-            throw error
+            return
         }
-        state.withLockedValue { $0.topics[topic.name] = updated }
     }
 
     // MARK: /admin/reassign_partitions

@@ -30,6 +30,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         var announced: [String: TopicMetadata] = [:]
         /// `adding_replicas` / `removing_replicas` of the topic znodes: partitions being reassigned.
         var replicaChanges: [TopicPartition: (adding: [Int32], removing: [Int32])] = [:]
+        /// The mzxid of the newest topic znode read or written per topic: an older read is stale.
+        var topicZxids: [String: Int64] = [:]
     }
 
     /// What changed, for the broker (roles, logs) and the controller (elections).
@@ -357,12 +359,13 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     }
 
     private func readTopic(_ name: String, watch: Bool = false) throws -> TopicMetadata? {
-        let (data, _) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: watch, completion: $0) }
+        let (data, stat) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: watch, completion: $0) }
         guard let node = ZNodeJSON.decode(TopicZNode.self, data), let assignment = node.assignment else {
             logger.warning("ignoring \(KafkaZNodes.topic(name)): not a topic assignment Tern understands")
             return nil
         }
-        cacheReplicaChanges(of: name, node)
+        // A watch's read can come after this broker's own newer write: keep the newer.
+        guard cacheReplicaChanges(of: name, node, zxid: stat.mzxid) else { return state.withLockedValue { $0.topics[name] } }
         var configs: [String: String] = [:]
         if let (cdata, _) = try? zk.blocking({ zk.get(KafkaZNodes.topicConfig(name), watch: false, completion: $0) }),
            let c = ZNodeJSON.decode(ConfigZNode.self, cdata) {
