@@ -122,7 +122,8 @@ extension Broker {
             let tp = partition.topicPartition
             guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
                   let current = store.leadership(of: tp), current.leader == brokerId,
-                  let isr = partition.proposedIsr(nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)])
+                  let isr = partition.proposedIsr(
+                    nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)], committed: current.isr)
             else { continue }
             var next = current
             next.isr = isr

@@ -90,7 +90,7 @@ extension ClusterController {
             return (rejection.code, rejection.message)
         }
         guard let next = current.reassignment(to: target) else { return (.noReassignmentInProgress, nil) }
-        guard let topic = store.topic(named: tp.topic), !current.replicas.isEmpty else {
+        guard !current.replicas.isEmpty else {
             return (.unknownTopicOrPartition, "The partition does not exist.")
         }
         do {
@@ -104,7 +104,7 @@ extension ClusterController {
                 maybeCompleteReassignment(tp)
             } else {
                 // Cancelled, or a target equal to the current replicas: the end state at once.
-                guard try finish(tp, topic, next.replicas) else {
+                guard try finish(tp, next.replicas) else {
                     return (.eligibleLeadersNotAvailable, "no live in-sync replica of \(next.replicas) can lead")
                 }
             }
@@ -117,9 +117,9 @@ extension ClusterController {
 
     private func maybeCompleteReassignment(_ tp: TopicPartition) {
         guard let set = store.replicaSet(of: tp), set.isBeingReassigned, let l = store.leadership(of: tp),
-              set.isComplete(isr: l.isr), let topic = store.topic(named: tp.topic) else { return }
+              set.isComplete(isr: l.isr) else { return }
         do {
-            _ = try finish(tp, topic, set.targetReplicas)
+            _ = try finish(tp, set.targetReplicas)
         } catch {
             logger.error("\(tp): cannot complete the reassignment: \(error); retrying on the next ISR change")
         }
@@ -127,7 +127,7 @@ extension ClusterController {
 
     /// Phase B: leadership into `target` first (so the leader never sits outside the assignment), then RS = TRS.
     /// False when the leadership could not move yet; the next ISR change retries.
-    private func finish(_ tp: TopicPartition, _ topic: TopicMetadata, _ target: [Int32]) throws -> Bool {
+    private func finish(_ tp: TopicPartition, _ target: [Int32]) throws -> Bool {
         guard fitLeadership(tp, within: target) else { return false }
         try store.writeReplicaSets(tp.topic, [tp.partition: PartitionReplicaSet(replicas: target)])
         store.removeFromReassignPartitions([tp])
