@@ -344,3 +344,28 @@ def test_leader_election_tool_preferred(cluster, topic_name):
     bad = tern("leader-election", b, "--election-type", "PREFERRED", "--topic", topic_name, "--partition", "5", check=False)
     assert bad.returncode == 1
     assert f"Error completing leader election (PREFERRED) for partition: {topic_name}-5" in bad.stdout.decode()
+
+
+def test_new_controller_resumes_a_reassignment(cluster, topic_name, tmp_path):
+    controller = AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(timeout=5).controller_id
+    others = [b.node_id for b in cluster if b.node_id != controller]
+    source, target = others
+    create_placed(cluster, topic_name, [[source]])
+    produce(cluster, topic_name, [b"r"] * 200)
+    # The target dies just before the move starts: the move waits for it, recorded only in ZooKeeper.
+    by_id(cluster, target).kill9()
+    plan = plan_file(tmp_path, topic_name, [[target]])
+    reassign(cluster, "--execute", "--reassignment-json-file", plan)
+    by_id(cluster, controller).kill9()
+    survivor = [by_id(cluster, source)]
+    wait_for(lambda: AdminClient({"bootstrap.servers": bootstrap(survivor)}).list_topics(timeout=5).controller_id == source,
+             20, "a new controller")
+    assert reassign(survivor, "--list").stdout.decode().splitlines()[1] == \
+        f"{topic_name}-0: replicas: {target},{source}. adding: {target}. removing: {source}."
+    by_id(cluster, target).start()
+    wait_for(lambda: partition_meta(cluster, topic_name).replicas == [target], 30, "the move completed")
+    meta = partition_meta(cluster, topic_name)
+    assert (meta.leader, meta.isrs) == (target, [target])
+    assert "resuming the reassignment" in by_id(cluster, source).log_text()
+    wait_for(lambda: not by_id(cluster, source).partition_dir(topic_name, 0).exists(), 15, "source replica deleted")
+    assert read_all([by_id(cluster, target)], topic_name, 200) == ["r"] * 200
