@@ -78,7 +78,10 @@ import TernStorage
         try appendAsLeader(p, 4)
         #expect(p.log.highWatermark == 4, "alone in the ISR")
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 3, nowMs: now)
+        #expect(!p.isCaughtUpOutsideIsr(1), "behind the high watermark")
         p.recordFollowerFetch(replicaId: 1, fetchOffset: 4, nowMs: now)  // a new replica (reassignment) caught up
+        #expect(p.isCaughtUpOutsideIsr(1), "the fetch path expands the ISR now")
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0]) == [0, 1])
         // The write to ZooKeeper is on its way: records acknowledged now must already be on broker 1.
         try appendAsLeader(p, 2)
@@ -88,6 +91,7 @@ import TernStorage
         // Until ZooKeeper has it, the expansion is proposed again; then it is settled.
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0]) == [0, 1])
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0, 1]) == nil)
+        #expect(!p.isCaughtUpOutsideIsr(1), "already counted in the ISR: no second expansion")
         // A replica reassigned away leaves the ISR at once.
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [0], committed: [0, 1]) == [0])
     }

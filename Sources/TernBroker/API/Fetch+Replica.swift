@@ -64,6 +64,7 @@ extension Broker {
                 if partition.recordFollowerFetch(replicaId: request.replicaId, fetchOffset: fp.fetchOffset, nowMs: now) {
                     purgatory.notify(key)
                 }
+                expandIsrIfCaughtUp(partition, replicaId: request.replicaId)
                 let offsets = partition.log.offsets
                 p.highWatermark = offsets.highWatermark
                 p.lastStableOffset = offsets.highWatermark
