@@ -10,8 +10,9 @@ extension ZooKeeperMetadataStore {
     /// when the read is older than what the cache holds.
     func cacheReplicaChanges(of topic: String, _ node: TopicZNode, zxid: Int64) -> Bool {
         state.withLockedValue { s in
-            if let known = s.topicZxids[topic], zxid < known { return false }
-            s.topicZxids[topic] = zxid
+            if let known = s.topicSnapshots[topic], zxid < known.zxid { return false }
+            s.topicSnapshots[topic] = (zxid, node.topicId, node.assignment ?? [])
+            if let assignment = node.assignment { s.topics[topic]?.assignment = assignment }
             for key in s.replicaChanges.keys where key.topic == topic { s.replicaChanges[key] = nil }
             for p in Set(node.addingReplicas.keys).union(node.removingReplicas.keys) {
                 guard let index = Int32(p), node.partitions[p] != nil else { continue }
@@ -36,12 +37,18 @@ extension ZooKeeperMetadataStore {
         return node
     }
 
-    /// A partition's replica set with its reassignment state; nil for an unknown partition.
+    /// A partition's replica set with its reassignment state; nil for an unknown partition. RS, AR and RR come
+    /// from one znode version (a watch's reload may briefly put an older assignment in the topic cache).
     func replicaSet(of tp: TopicPartition) -> PartitionReplicaSet? {
         guard let topic = topic(named: tp.topic), tp.partition >= 0, Int(tp.partition) < topic.partitionCount else { return nil }
-        let change = state.withLockedValue { $0.replicaChanges[tp] }
+        let (snap, change) = state.withLockedValue { ($0.topicSnapshots[tp.topic], $0.replicaChanges[tp]) }
+        let p = Int(tp.partition)
+        // The snapshot of a deleted topic of the same name does not count.
+        guard let snapshot = snap.flatMap({ $0.topicId == topic.topicId ? $0.assignment : nil }), p < snapshot.count else {
+            return PartitionReplicaSet(replicas: topic.assignment[p])  // a partition newer than the snapshot: not moving
+        }
         return PartitionReplicaSet(
-            replicas: topic.assignment[Int(tp.partition)], addingReplicas: change?.adding ?? [], removingReplicas: change?.removing ?? [])
+            replicas: snapshot[p], addingReplicas: change?.adding ?? [], removingReplicas: change?.removing ?? [])
     }
 
     /// Every partition being reassigned.
@@ -79,13 +86,7 @@ extension ZooKeeperMetadataStore {
             } catch let e as ZooKeeperError where e.isBadVersion {
                 continue
             }
-            guard cacheReplicaChanges(of: topic, node, zxid: written.mzxid), let assignment = node.assignment else { return }
-            state.withLockedValue { s in
-                if var cached = s.topics[topic] {
-                    cached.assignment = assignment
-                    s.topics[topic] = cached
-                }
-            }
+            _ = cacheReplicaChanges(of: topic, node, zxid: written.mzxid)  // the topic cache too, in one step
             return
         }
     }

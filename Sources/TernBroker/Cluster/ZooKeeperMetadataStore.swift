@@ -30,8 +30,9 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         var announced: [String: TopicMetadata] = [:]
         /// `adding_replicas` / `removing_replicas` of the topic znodes: partitions being reassigned.
         var replicaChanges: [TopicPartition: (adding: [Int32], removing: [Int32])] = [:]
-        /// The mzxid of the newest topic znode read or written per topic: an older read is stale.
-        var topicZxids: [String: Int64] = [:]
+        /// The newest topic znode read or written per topic (its mzxid and assignment): an older read is
+        /// stale. The controller reads replica sets from here, always consistent with `replicaChanges`.
+        var topicSnapshots: [String: (zxid: Int64, topicId: String?, assignment: [[Int32]])] = [:]
     }
 
     /// What changed, for the broker (roles, logs) and the controller (elections).
@@ -283,10 +284,14 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     /// A topic's assignment changed (CreatePartitions, a reassignment): the topic is announced again, so replicas
     /// create the new logs (or drop the ones they no longer host) and the controller elects first leaders.
     private func reloadTopic(_ name: String) {
-        guard let t = try? readTopic(name, watch: true) else { return }
+        guard var t = try? readTopic(name, watch: true) else { return }
         let grown = state.withLockedValue { s -> Bool in
             guard s.announced[name] != nil else { return false }
             let before = s.announced[name]!.assignment
+            // A write (the controller's) may have landed since the read: never go back to an older assignment.
+            if let newest = s.topicSnapshots[name], newest.topicId == t.topicId, newest.assignment.count >= t.partitionCount {
+                t.assignment = newest.assignment
+            }
             s.topics[name] = t
             s.announced[name] = t
             return t.assignment != before
