@@ -92,6 +92,12 @@ import TernStorage
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0]) == [0, 1])
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0, 1]) == nil)
         #expect(!p.isCaughtUpOutsideIsr(1), "already counted in the ISR: no second expansion")
+        // A replica being removed by a reassignment stays while in the ISR but never rejoins it.
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [2, 0, 1], joinable: [2, 0], committed: [0, 1]) == nil)
+        p.setRole(leader: 0, leaderEpoch: 2, isr: [0], localBrokerId: 0)
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 6, nowMs: now)
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [2, 0, 1], joinable: [2, 0], committed: [0]) == nil)
+        p.setRole(leader: 0, leaderEpoch: 2, isr: [0, 1], localBrokerId: 0)
         // A replica reassigned away leaves the ISR at once.
         #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [0], committed: [0, 1]) == [0])
     }

@@ -123,7 +123,8 @@ extension Broker {
             guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
                   let current = store.leadership(of: tp), current.leader == brokerId,
                   let isr = partition.proposedIsr(
-                    nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)], committed: current.isr)
+                    nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)],
+                    joinable: store.replicaSet(of: tp)?.targetReplicas, committed: current.isr)
             else { continue }
             var next = current
             next.isr = isr

@@ -27,7 +27,8 @@ extension Broker {
         guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
               let current = store.leadership(of: tp), current.leader == brokerId,
               let isr = partition.proposedIsr(
-                nowMs: Broker.nowMs(), lagMaxMs: lagMax, replicas: topic.assignment[Int(tp.partition)], committed: current.isr),
+                nowMs: Broker.nowMs(), lagMaxMs: lagMax, replicas: topic.assignment[Int(tp.partition)],
+                joinable: store.replicaSet(of: tp)?.targetReplicas, committed: current.isr),
               Set(isr).isStrictSuperset(of: current.isr)  // only growth here; shrinking stays with the periodic check
         else { return }
         var next = current

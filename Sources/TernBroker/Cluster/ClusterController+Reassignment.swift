@@ -48,6 +48,11 @@ extension ClusterController {
         maybeCompleteReassignment(tp)
     }
 
+    /// On the queue, when brokers come or go: a move whose new leader was not live yet may complete now.
+    func retryPartitionReassignments() {
+        for tp in store.partitionsBeingReassigned().keys { maybeCompleteReassignment(tp) }
+    }
+
     /// On the queue, when this broker becomes the controller.
     func resumePartitionReassignments() {
         for (tp, set) in store.partitionsBeingReassigned().sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {

@@ -57,7 +57,10 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             }
         case .brokersChanged(let live):
             shuttingDown.formIntersection(live)
-            if active { reconcile() }
+            if active {
+                reconcile()
+                retryPartitionReassignments()
+            }
         case .topicsChanged:
             if active { reconcile() }
         case .preferredReplicaElectionRequested:

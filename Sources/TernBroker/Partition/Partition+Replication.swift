@@ -91,14 +91,18 @@ extension Partition {
     /// A follower being added counts for the high watermark at once, before the write is confirmed (Kafka's
     /// "maximal ISR"): otherwise records acknowledged meanwhile with the smaller ISR could be missing on a
     /// replica the controller already sees in the ISR, and may make leader (a reassignment completes right then).
-    func proposedIsr(nowMs: Int64, lagMaxMs: Int64, replicas: [Int32], committed: [Int32]? = nil) -> [Int32]? {
+    /// `joinable` (default: `replicas`) limits who may join: a reassignment's removed replicas stay in the ISR
+    /// while they are there but never rejoin it (the controller is taking them out).
+    func proposedIsr(
+        nowMs: Int64, lagMaxMs: Int64, replicas: [Int32], joinable: [Int32]? = nil, committed: [Int32]? = nil
+    ) -> [Int32]? {
         lock.withLock {
             guard _isLeader, _clustered else { return nil }
             let hw = log.highWatermark
             var next = _isr.filter { r in
                 r == _localBrokerId || (replicas.contains(r) && nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs)
             }
-            for r in replicas where !next.contains(r) && r != _localBrokerId {
+            for r in joinable ?? replicas where !next.contains(r) && r != _localBrokerId && replicas.contains(r) {
                 if let f = _followers[r], f.logEndOffset >= hw, nowMs - f.lastCaughtUpMs <= lagMaxMs { next.append(r) }
             }
             if !next.contains(_localBrokerId) { next.insert(_localBrokerId, at: 0) }
