@@ -28,6 +28,10 @@ public final class Broker: KafkaRequestHandler, Sendable {
     let controller: ClusterController?
     /// Cluster mode: replica fetchers and the ISR check (Broker+Cluster.swift).
     let clusterRuntime = ClusterRuntime()
+    /// Cluster mode: partition states and live brokers as the controller last told them (UpdateMetadata).
+    let metadataCache = MetadataCache()
+    /// Cluster mode: `/config/brokers/<id>` and `/config/brokers/<default>` (DynamicBrokerConfig.swift).
+    let dynamicConfigs = DynamicBrokerConfigs()
     let advertised = NIOLockedValueBox<[KafkaListener]>([])
     private let background = NIOLockedValueBox<[RepeatedTask]>([])
 

@@ -151,13 +151,13 @@ extension Broker {
         case .fetch: return try serve(FetchRequest.self, ctx, body: &b, fetch)
         case .listOffsets: return try serveNow(ListOffsetsRequest.self, ctx, body: &b, listOffsets)
         case .createTopics: return try serveNow(CreateTopicsRequest.self, ctx, body: &b, createTopics)
-        case .deleteTopics: return try serveNow(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
+        case .deleteTopics: return try serve(DeleteTopicsRequest.self, ctx, body: &b, deleteTopics)
         case .describeCluster: return try serveNow(DescribeClusterRequest.self, ctx, body: &b, describeCluster)
         case .initProducerId: return try serve(InitProducerIdRequest.self, ctx, body: &b, initProducerId)
         case .offsetForLeaderEpoch:
             return try serveNow(OffsetForLeaderEpochRequest.self, ctx, body: &b, offsetForLeaderEpoch)
         case .createPartitions: return try serveNow(CreatePartitionsRequest.self, ctx, body: &b, createPartitions)
-        case .deleteRecords: return try serveNow(DeleteRecordsRequest.self, ctx, body: &b, deleteRecords)
+        case .deleteRecords: return try serve(DeleteRecordsRequest.self, ctx, body: &b, deleteRecordsAcrossReplicas)
         case .describeConfigs: return try serveNow(DescribeConfigsRequest.self, ctx, body: &b, describeConfigs)
         case .alterConfigs: return try serveNow(AlterConfigsRequest.self, ctx, body: &b, alterConfigs)
         case .incrementalAlterConfigs:
@@ -172,6 +172,9 @@ extension Broker {
             return try serveNow(ListPartitionReassignmentsRequest.self, ctx, body: &b, listPartitionReassignments)
         case .controlledShutdown:
             return try serveNow(ControlledShutdownRequest.self, ctx, body: &b, controlledShutdown)
+        case .leaderAndIsr: return try serveNow(LeaderAndIsrRequest.self, ctx, body: &b, leaderAndIsr)
+        case .stopReplica: return try serveNow(StopReplicaRequest.self, ctx, body: &b, stopReplica)
+        case .updateMetadata: return try serveNow(UpdateMetadataRequest.self, ctx, body: &b, updateMetadata)
         default:
             return try routeCoordinatorApis(ctx, body: &b)
         }

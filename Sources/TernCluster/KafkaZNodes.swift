@@ -19,6 +19,10 @@ public enum KafkaZNodes {
     /// kafka-reassign-partitions.sh (ZooKeeper mode); the controller starts each move and removes each partition
     /// from the node as it completes, deleting the node with the last one.
     public static let reassignPartitions = "/admin/reassign_partitions"
+    /// Sequential children `config_change_<seq>` tell every broker an entity's dynamic config changed.
+    public static let configChanges = "/config/changes"
+    /// `/brokers/<default>`' name: the dynamic config every broker takes unless its own overrides it.
+    public static let defaultBrokerEntity = "<default>"
 
     /// Persistent paths every broker makes sure exist at start-up (Kafka's `KafkaZkClient.createTopLevelPaths`).
     public static let persistentPaths = [
@@ -33,6 +37,13 @@ public enum KafkaZNodes {
     public static func partitions(_ topic: String) -> String { "\(brokerTopics)/\(topic)/partitions" }
     public static func partition(_ topic: String, _ p: Int32) -> String { "\(partitions(topic))/\(p)" }
     public static func partitionState(_ topic: String, _ p: Int32) -> String { "\(partition(topic, p))/state" }
+    /// `/admin/delete_topics/<t>`: a deletion request the controller carries out.
+    public static func deleteTopic(_ name: String) -> String { "\(deleteTopics)/\(name)" }
+    /// `/config/brokers/<id>` or `/config/brokers/<default>`.
+    public static func brokerConfig(_ entity: String) -> String { "\(configBrokers)/\(entity)" }
+    /// Prefixes of the sequential notification znodes (ZooKeeper appends a 10-digit sequence number).
+    public static let isrChangePrefix = "\(isrChangeNotification)/isr_change_"
+    public static let configChangePrefix = "\(configChanges)/config_change_"
 
     static func timestamp() -> String { String(Int64(Date().timeIntervalSince1970 * 1000)) }
 }

@@ -15,6 +15,13 @@ import NIOConcurrencyHelpers
 /// Watches are ZooKeeper's: one-shot, set by `watch: true` on get/exists/children, delivered as `ZooKeeperEvent`s
 /// to every `onEvent` handler and `events()` stream. A session expiry is reported, not repaired: the owner closes
 /// this client and connects anew (its ephemeral nodes are gone).
+///
+/// Losing the connection is not losing the session: the C client reports CONNECTING, moves to another server of
+/// the ensemble and resumes the same session there, with its ephemeral nodes and watches (re-sent with the last
+/// zxid seen, so changes made meanwhile still fire). Only EXPIRED_SESSION means the session is gone. An operation
+/// caught by the disconnection fails with CONNECTIONLOSS; the blocking variants wait for the session to come
+/// back and retry it, as Kafka's ZooKeeper client does, so a ZooKeeper node dying never drops a watch re-arm
+/// or a controller write on the floor.
 public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set once in init; the C client is thread-safe
     private let handle: OpaquePointer
     private let watcherBox: Unmanaged<WatcherBox>
@@ -181,6 +188,20 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
         }
     }
 
+    /// Creates an ephemeral node, blocking; NODEEXISTS only when another session holds it. A create retried after
+    /// a lost connection may find the node its first attempt made: owned by this session, that is success (Kafka's
+    /// `checkedEphemeralCreate`), so a broker never waits for its own registration or controller node to go away.
+    @discardableResult
+    public func createEphemeralBlocking(_ path: String, data: [UInt8]) throws -> String {
+        do {
+            return try blocking { create(path, data: data, mode: .ephemeral, completion: $0) }
+        } catch let e as ZooKeeperError where e.isNodeExists {
+            let stat: ZNodeStat? = try blocking { exists(path, watch: false, completion: $0) }
+            if let stat, stat.ephemeralOwner == sessionId { return path }
+            throw e
+        }
+    }
+
     /// Deletes `path` and everything under it (not atomic; a concurrent creator may win, which is reported).
     public func deleteRecursivelyBlocking(_ path: String) throws {
         let kids: [String]
@@ -191,7 +212,34 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
 
     /// Runs a callback-style operation and blocks the calling thread until it completes. Never call it from a
     /// completion; event handlers run on their own queue, so they may.
+    /// A retried write may have been applied before the connection broke: a retried create can then answer
+    /// NODEEXISTS and a retried conditional set BADVERSION, which callers already treat as "someone wrote first"
+    /// and re-read.
     public func blocking<T: Sendable>(_ op: (@escaping @Sendable (Result<T, ZooKeeperError>) -> Void) -> Void) throws -> T {
+        while true {
+            do {
+                return try blockingOnce(op)
+            } catch let e as ZooKeeperError where e.isConnectionLoss {
+                guard waitUntilConnected(timeout: .milliseconds(Int64(max(negotiatedSessionTimeoutMs, 1000)) * 2)) else { throw e }
+            }
+        }
+    }
+
+    /// Blocks until the client is connected again (true), or the session is gone, the client closed, or `timeout`
+    /// passed (false). Polls the C client's state: reconnection is its business, this only waits for it.
+    public func waitUntilConnected(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if closed.withLockedValue({ $0 }) { return false }
+            let state = tern_zk_state(handle)
+            if state == ZOO_CONNECTED_STATE { return true }
+            if state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE { return false }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    private func blockingOnce<T: Sendable>(_ op: (@escaping @Sendable (Result<T, ZooKeeperError>) -> Void) -> Void) throws -> T {
         let semaphore = DispatchSemaphore(value: 0)
         let result = NIOLockedValueBox<Result<T, ZooKeeperError>?>(nil)
         op { r in

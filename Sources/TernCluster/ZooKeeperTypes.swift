@@ -25,6 +25,8 @@ public struct ZooKeeperError: Error, Equatable, CustomStringConvertible, Sendabl
     public var isNodeExists: Bool { code == Self.nodeExists }
     public var isBadVersion: Bool { code == Self.badVersion }
     public var isSessionExpired: Bool { code == Self.sessionExpired || code == Self.invalidState }
+    /// The connection broke (or the request timed out) but the session may live on: retry once reconnected.
+    public var isConnectionLoss: Bool { code == Self.connectionLoss || code == Self.operationTimeout }
 
     public var description: String {
         let message = String(cString: zerror(code))

@@ -114,6 +114,41 @@ final class ZooKeeperClientTests {
         #expect(stat?.dataLength == 1)
     }
 
+    /// Losing the connection is not losing the session: a blocking call made while the server is away waits for
+    /// the reconnection and then succeeds, in the same session, with no expiry reported.
+    @Test func blockingCallsRideOutALostConnection() throws {
+        let zk = try ZooKeeperClient.connectBlocking(server.connectString, sessionTimeout: .seconds(20))
+        defer { zk.close() }
+        let session = zk.sessionId
+        let expired = NIOLockedValueBox(false)
+        zk.onEvent { if $0 == .sessionExpired { expired.withLockedValue { $0 = true } } }
+        let _: String = try zk.blocking { zk.create("/kept", data: [1], mode: .persistent, completion: $0) }
+        let _: String = try zk.blocking { zk.create("/mine", data: [], mode: .ephemeral, completion: $0) }
+        let server = self.server
+        let restarted = Thread { try? server.restart(after: 1) }
+        restarted.start()
+        Thread.sleep(forTimeInterval: 0.2)
+        // Issued while the server is down (or going): CONNECTIONLOSS inside, success outside.
+        let (data, _) = try zk.blocking { zk.get("/kept", watch: false, completion: $0) }
+        #expect(data == [1])
+        #expect(zk.sessionId == session)
+        let mine: ZNodeStat? = try zk.blocking { zk.exists("/mine", watch: false, completion: $0) }
+        #expect(mine?.ephemeralOwner == session, "the ephemeral node outlived the disconnection")
+        #expect(!expired.withLockedValue { $0 })
+    }
+
+    @Test func checkedEphemeralCreateAcceptsItsOwnNode() throws {
+        let zk = try ZooKeeperClient.connectBlocking(server.connectString)
+        defer { zk.close() }
+        let other = try ZooKeeperClient.connectBlocking(server.connectString)
+        defer { other.close() }
+        try zk.createEphemeralBlocking("/owned", data: [1])
+        #expect(try zk.createEphemeralBlocking("/owned", data: [1]) == "/owned", "this session's node: success")
+        #expect(throws: ZooKeeperError(code: ZooKeeperError.nodeExists, path: "/owned")) {
+            try other.createEphemeralBlocking("/owned", data: [2])
+        }
+    }
+
     @Test func connectTimesOutWithoutServer() async throws {
         let port = ZooKeeperServer.freePort()
         await #expect(throws: ZooKeeperError.self) {

@@ -10,7 +10,7 @@ final class ZooKeeperServer: @unchecked Sendable {
 
     let port: Int
     let dataDir: String
-    private let process: Process
+    private var process: Process
 
     var connectString: String { "127.0.0.1:\(port)" }
 
@@ -19,6 +19,20 @@ final class ZooKeeperServer: @unchecked Sendable {
         dataDir = NSTemporaryDirectory() + "tern-zk-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         process = Process()
+        try launch()
+    }
+
+    /// Stops the server and starts it again on the same port and data directory (sessions survive a restart
+    /// that is shorter than their timeout: they are in the snapshot and the transaction log).
+    func restart(after delay: TimeInterval) throws {
+        process.terminate()
+        process.waitUntilExit()
+        Thread.sleep(forTimeInterval: delay)
+        process = Process()
+        try launch()
+    }
+
+    private func launch() throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/java")
         process.arguments = [
             "-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-cp", "/etc/zookeeper/conf:\(Self.jar)",

@@ -147,7 +147,7 @@ def test_move_rf1_partition_while_producing_loses_nothing(cluster, topic_name, t
     assert got == values, "in the order acknowledged"
     # The old replica stopped and its log directory went away.
     wait_for(lambda: not cluster[0].partition_dir(topic_name, 0).exists(), 15, "old replica's log deleted")
-    assert "no longer a replica" in cluster[0].log_text()
+    assert "replica stopped and its log deleted (StopReplica)" in cluster[0].log_text()
 
 
 def test_replication_factor_one_to_three(cluster, topic_name, tmp_path):

@@ -4,8 +4,10 @@ import KafkaProtocol
 /// Topic resources (type 2): the given configs *replace* all of the topic's overrides (a config left out goes back
 /// to the broker default; a null value means "not set"). Unknown names and bad values answer INVALID_CONFIG, an
 /// unknown topic UNKNOWN_TOPIC_OR_PARTITION. Changes are persisted and apply to the topic's logs at once;
-/// `validate_only` checks without changing anything. Broker resources (type 4) answer INVALID_REQUEST: Tern has no
-/// dynamic broker configs yet. Other types, and a resource named twice in one request, answer INVALID_REQUEST.
+/// `validate_only` checks without changing anything. Broker resources (type 4; this broker's id, or "" for the
+/// cluster default) replace the dynamic broker configs in ZooKeeper (DynamicBrokerConfig.swift; a key that cannot
+/// change at run time answers INVALID_REQUEST, a bad value INVALID_CONFIG); alone, without ZooKeeper, they answer
+/// INVALID_REQUEST. Other types, and a resource named twice in one request, answer INVALID_REQUEST.
 /// Errors are per resource.
 extension Broker {
     func alterConfigs(_ request: AlterConfigsRequest, _ ctx: RequestContext) throws -> AlterConfigsResponse {
@@ -40,7 +42,12 @@ extension Broker {
             if !resource.resourceName.isEmpty, let failure = checkBrokerResourceName(resource.resourceName) {
                 return failure
             }
-            return TopicCreationFailure(code: .invalidRequest, message: "dynamic broker configs are not supported")
+            if Set(resource.configs.map(\.name)).count != resource.configs.count {
+                return TopicCreationFailure(code: .invalidRequest, message: "Error due to duplicate config keys")
+            }
+            var given: [String: String] = [:]
+            for c in resource.configs { if let value = c.value { given[c.name] = value } }
+            return alterDynamicBrokerConfigs(resource.resourceName, validateOnly: validateOnly) { configs in configs = given }
         default:
             return TopicCreationFailure(code: .invalidRequest, message: "Unsupported resource type: \(resource.resourceType)")
         }

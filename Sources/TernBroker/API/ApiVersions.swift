@@ -49,6 +49,9 @@ public enum SupportedApis {
         .describeTopicPartitions: 0...0,
         // Cluster controller (Sources/TernBroker/Cluster).
         .controlledShutdown: 0...3,
+        .leaderAndIsr: 0...7,
+        .stopReplica: 0...4,
+        .updateMetadata: 0...8,
         .electLeaders: 0...2,
         .alterPartitionReassignments: 0...0,
         .listPartitionReassignments: 0...0,

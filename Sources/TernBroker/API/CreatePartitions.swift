@@ -114,7 +114,7 @@ extension Broker {
             try metadataStore.update(topic)
             if zooKeeperStore == nil {
                 try replicaManager.createLogs(for: topic, fromPartition: current)
-            }  // in a cluster every replica adopts the new partitions from the topic znode's data watch
+            }  // in a cluster the controller sees the grown topic and its LeaderAndIsr creates the replicas
         } catch {
             logger.error("adding partitions to \(name) failed: \(error)")
             throw TopicCreationFailure(code: .kafkaStorageError, message: "\(error)")

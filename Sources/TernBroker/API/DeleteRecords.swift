@@ -7,7 +7,9 @@ import TernStorage
 /// OFFSET_OUT_OF_RANGE, a topic whose `cleanup.policy` lacks `delete` POLICY_VIOLATION (as Kafka), an unknown
 /// partition UNKNOWN_TOPIC_OR_PARTITION; errors are per partition and carry low watermark -1. Moving backwards is a
 /// no-op that answers the current low watermark. Fetches parked on the partition are woken so they see the new
-/// log start. Differences from Kafka: one replica, so the low watermark is known at once and `timeout_ms` unused.
+/// log start. In a cluster only the leader deletes (NOT_LEADER_OR_FOLLOWER elsewhere, as Kafka; the request carries
+/// no leader epoch to fence); followers move their own log start up to the leader's as they fetch, and the answer
+/// waits for them (DeleteRecords+Replica.swift).
 extension Broker {
     func deleteRecords(_ request: DeleteRecordsRequest, _ ctx: RequestContext) throws -> DeleteRecordsResponse {
         var response = DeleteRecordsResponse()
@@ -31,8 +33,9 @@ extension Broker {
     /// One partition's DeleteRecords: the error code and, on success, the new low watermark.
     private func deleteRecords(topic: String, partition index: Int32, before offset: Int64) -> (ErrorCode, Int64) {
         guard let partition = replicaManager.partition(topic: topic, index: index) else {
-            return (.unknownTopicOrPartition, -1)
+            return (fetchErrorForMissingLeader(topic: topic, partition: index), -1)
         }
+        guard partition.isLeader else { return (.notLeaderOrFollower, -1) }
         let log = partition.log
         guard log.config.isDeleteEnabled else { return (.policyViolation, -1) }
         let target = offset == -1 ? log.highWatermark : offset

@@ -4,10 +4,10 @@ import KafkaProtocol
 /// - Topic resources (type 2): every topic config in effect, with its source (1 topic override, 4 set in
 ///   server.properties, 5 default), synonyms when `include_synonyms`, Kafka's config type from v3. An invalid
 ///   name answers INVALID_TOPIC_EXCEPTION, an unknown topic UNKNOWN_TOPIC_OR_PARTITION, per resource.
-/// - Broker resources (type 4) named after this broker ("0"): the static broker configuration (see
-///   `describeBrokerConfigs`), all read-only. The empty name is Kafka's cluster-wide dynamic default, which Tern
-///   never has, so it answers an empty list as Kafka does with no dynamic defaults. Another broker id or a
-///   non-integer name answers INVALID_REQUEST.
+/// - Broker resources (type 4) named after this broker ("0"): the broker configuration with dynamic values first
+///   (see `describeBrokerConfigs`). The empty name is Kafka's cluster-wide dynamic default: its dynamic configs
+///   (DYNAMIC_DEFAULT_BROKER_CONFIG), none without ZooKeeper. Another broker id or a non-integer name answers
+///   INVALID_REQUEST.
 /// - Broker logger resources (type 8): an empty list (Tern's log levels are not exposed as Kafka loggers).
 /// - Other types: INVALID_REQUEST.
 /// `configuration_keys` (null: all) filters the answer; unknown keys are silently absent, like Kafka.
@@ -49,7 +49,7 @@ extension Broker {
             }
             return .success((describeTopicConfigs(topic), { Self.topicConfigTypes[$0] ?? ConfigType.unknown }))
         case ConfigResourceType.broker:
-            if resource.resourceName.isEmpty { return .success(([], Self.brokerConfigType)) }
+            if resource.resourceName.isEmpty { return .success((describeDefaultBrokerConfigs(), Self.brokerConfigType)) }
             if let failure = checkBrokerResourceName(resource.resourceName) { return .failure(failure) }
             return .success((describeBrokerConfigs(), Self.brokerConfigType))
         case ConfigResourceType.brokerLogger:

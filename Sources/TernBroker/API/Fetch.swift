@@ -19,7 +19,8 @@ import Darwin
 /// Zero copy: on connections that allow it (PLAINTEXT) records stay in their segment files and go to the socket
 /// with sendfile (`FetchResponseEncoder` emits them as file parts); like Kafka's, such a range may end in a
 /// partial batch, which clients skip. Elsewhere they are read into the response and cut to whole batches.
-/// Follower fetches (replica id >= 0) from brokers of a cluster are served by Fetch+Replica.swift.
+/// Follower fetches (replica id >= 0) from brokers of a cluster are served by Fetch+Replica.swift; leader-epoch
+/// fencing, fetch from follower (KIP-392) and the current leader on errors (KIP-951) by Fetch+Leadership.swift.
 extension Broker {
     typealias FetchPartitionKey = FetchSessionCache.PartitionKey
 
@@ -29,6 +30,8 @@ extension Broker {
         /// Partitions to read, in response order, with the client's position.
         var partitions: [(key: FetchPartitionKey, state: FetchSessionCache.PartitionState, topicId: KafkaUUID)]
         var unknownTopicIds: [KafkaUUID: [Int32]]
+        /// The consumer's `client.rack` (v11+), for the preferred read replica.
+        var rackId = ""
     }
 
     /// The generated message with every record read into memory (the `ByteBuffer` response path).
@@ -73,7 +76,9 @@ extension Broker {
             }
             for p in topic.partitions {
                 requested.append((FetchPartitionKey(topic: name, partition: p.partition),
-                    FetchSessionCache.PartitionState(fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, logStartOffset: p.logStartOffset)))
+                    FetchSessionCache.PartitionState(
+                        fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, logStartOffset: p.logStartOffset,
+                        currentLeaderEpoch: version >= 9 ? p.currentLeaderEpoch : -1)))
             }
         }
         var forgotten: [FetchPartitionKey] = []
@@ -104,11 +109,12 @@ extension Broker {
             plan = FetchPlan(sessionId: 0, incremental: false, partitions: requested.map { ($0.0, $0.1, .zero) }, unknownTopicIds: [:])
         }
 
+        if version >= 11 { plan.rackId = request.rackId }
         let maxBytes = version >= 3 ? Int(max(request.maxBytes, 0)) : Int(Int32.max)
         let readCommitted = request.isolationLevel == 1
         let first = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
-        if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.hasError || plan.partitions.isEmpty {
-            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan, bytes: first.bytes))
+        if first.bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || first.answerNow || plan.partitions.isEmpty {
+            return ctx.eventLoop.makeSucceededFuture(finish(first.result, plan, bytes: first.bytes, ctx))
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(request.maxWaitMs))
         let keys = plan.partitions.map { FetchPurgatory.Key(topic: $0.key.topic, partition: $0.key.partition) }
@@ -118,18 +124,19 @@ extension Broker {
                 let remaining = deadline - NIODeadline.now()
                 if remaining > .zero { await purgatory.wait(for: keys, timeout: remaining, on: ctx.eventLoop) }
                 let again = readPartitions(plan, maxBytes: maxBytes, readCommitted: readCommitted, version: version, zeroCopy: zeroCopy)
-                if again.bytes >= minBytes || again.hasError || NIODeadline.now() >= deadline {
-                    return finish(again.result, plan, bytes: again.bytes)
+                if again.bytes >= minBytes || again.answerNow || NIODeadline.now() >= deadline {
+                    return finish(again.result, plan, bytes: again.bytes, ctx)
                 }
             }
         }
     }
 
     /// The response that is sent: counted here once (a long poll may read several times before it answers).
-    private func finish(_ result: FetchResult, _ plan: FetchPlan, bytes: Int) -> FetchResult {
+    private func finish(_ result: FetchResult, _ plan: FetchPlan, bytes: Int, _ ctx: RequestContext) -> FetchResult {
         metrics.fetchBytesOut.increment(by: bytes)
         var result = result
         result.response.sessionId = plan.sessionId
+        addCurrentLeaders(&result.response, version: ctx.apiVersion, listenerName: ctx.connection.listenerName)
         if plan.sessionId != 0 {
             for topic in result.response.responses {
                 for p in topic.partitions {
@@ -145,11 +152,11 @@ extension Broker {
 
     private func readPartitions(
         _ plan: FetchPlan, maxBytes: Int, readCommitted: Bool, version: Int16, zeroCopy: Bool
-    ) -> (result: FetchResult, bytes: Int, hasError: Bool) {
+    ) -> (result: FetchResult, bytes: Int, answerNow: Bool) {  // answerNow: an error or a redirect, no long poll
         var result = FetchResult()
         var remaining = maxBytes
         var total = 0
-        var hasError = false
+        var answerNow = false
         var topicIndex: [String: Int] = [:]
         for (key, state, topicId) in plan.partitions {
             var p = FetchResponse.PartitionData()
@@ -157,7 +164,24 @@ extension Broker {
             p.records = ByteBuffer()
             var fileRecords: FetchFileRecords?
             var changed = !plan.incremental
-            if let partition = replicaManager.partition(topic: key.topic, index: key.partition), partition.isLeader {
+            let partition = replicaManager.partition(topic: key.topic, index: key.partition)
+            let access = partition.map { consumerFetchAccess($0, currentLeaderEpoch: state.currentLeaderEpoch, version: version) }
+            if let partition, access == ErrorCode.none,
+               let preferred = preferredReadReplica(partition, clientRack: plan.rackId, fetchOffset: state.fetchOffset, version: version) {
+                // KIP-392: no records, the client goes to the preferred replica; answered at once, as Kafka does.
+                let offsets = partition.log.offsets
+                p.highWatermark = offsets.highWatermark
+                p.lastStableOffset = partition.lastStableOffset
+                p.logStartOffset = offsets.logStartOffset
+                p.preferredReadReplica = preferred
+                answerNow = true
+                changed = true
+            } else if let access, access != .none {
+                p.errorCode = access.rawValue
+                p.highWatermark = -1
+                answerNow = true
+                changed = true
+            } else if let partition {
                 let log = partition.log
                 let offsets = log.offsets
                 p.highWatermark = offsets.highWatermark
@@ -169,7 +193,7 @@ extension Broker {
                 p.abortedTransactions = readCommitted ? [] : nil
                 if state.fetchOffset < offsets.logStartOffset || state.fetchOffset > offsets.logEndOffset {
                     p.errorCode = ErrorCode.offsetOutOfRange.rawValue
-                    hasError = true
+                    answerNow = true
                     changed = true
                 } else if remaining > 0 || total == 0 {
                     let limit = min(Int(max(state.maxBytes, 0)), max(remaining, 0))
@@ -203,11 +227,11 @@ extension Broker {
                         }
                     } catch let error as StorageError {
                         p.errorCode = error.kind.errorCode.rawValue
-                        hasError = true
+                        answerNow = true
                         changed = true
                     } catch {
                         p.errorCode = ErrorCode.unknownServerError.rawValue
-                        hasError = true
+                        answerNow = true
                         changed = true
                     }
                 }
@@ -218,7 +242,7 @@ extension Broker {
             } else {
                 p.errorCode = fetchErrorForMissingLeader(topic: key.topic, partition: key.partition).rawValue
                 p.highWatermark = -1
-                hasError = true
+                answerNow = true
                 changed = true
             }
             guard changed else { continue }
@@ -247,9 +271,9 @@ extension Broker {
             }
             result.response.responses.append(t)
             result.fileRecords.append(Array(repeating: nil, count: t.partitions.count))
-            hasError = true
+            answerNow = true
         }
-        return (result, total, hasError)
+        return (result, total, answerNow)
     }
 
     /// Whether `length` bytes at `position` hold at least the first batch whole: reads its 12-byte log overhead

@@ -8,8 +8,9 @@ import KafkaProtocol
 /// from the override or, without one, Kafka's default, as Kafka does. APPEND/SUBTRACT on a non-list config, unknown
 /// names and bad values answer INVALID_CONFIG; a null value for SET/APPEND/SUBTRACT, an unknown operation or a key
 /// named twice answer INVALID_REQUEST. The whole resource applies or nothing does; changes persist and apply to
-/// the topic's logs at once; `validate_only` checks only. Broker (4) and broker logger (8) resources answer
-/// INVALID_REQUEST: Tern has no dynamic broker configs yet.
+/// the topic's logs at once; `validate_only` checks only. Broker resources (4) change the dynamic broker configs
+/// in a cluster with SET and DELETE (DynamicBrokerConfig.swift; INVALID_REQUEST alone). Broker logger resources
+/// (8) answer INVALID_REQUEST.
 extension Broker {
     enum ConfigOperation {
         static let set: Int8 = 0
@@ -58,11 +59,27 @@ extension Broker {
             return alterTopicConfigs(resource.resourceName, validateOnly: validateOnly) { configs in
                 for c in resource.configs { try Self.apply(c, to: &configs) }
             }
-        case ConfigResourceType.broker, ConfigResourceType.brokerLogger:
+        case ConfigResourceType.broker:
             if !resource.resourceName.isEmpty, let failure = checkBrokerResourceName(resource.resourceName) {
                 return failure
             }
-            return TopicCreationFailure(code: .invalidRequest, message: "dynamic broker configs are not supported")
+            if Set(resource.configs.map(\.name)).count != resource.configs.count {
+                return TopicCreationFailure(code: .invalidRequest, message: "Error due to duplicate config keys")
+            }
+            for c in resource.configs where c.configOperation != ConfigOperation.set && c.configOperation != ConfigOperation.delete {
+                return TopicCreationFailure(code: .invalidRequest, message: "Unsupported operation \(c.configOperation) for broker config \(c.name)")
+            }
+            for c in resource.configs where c.configOperation == ConfigOperation.set && c.value == nil {
+                return TopicCreationFailure(code: .invalidRequest, message: "Null value not supported for : \(c.name)")
+            }
+            return alterDynamicBrokerConfigs(resource.resourceName, validateOnly: validateOnly) { configs in
+                for c in resource.configs { configs[c.name] = c.configOperation == ConfigOperation.set ? c.value : nil }
+            }
+        case ConfigResourceType.brokerLogger:
+            if !resource.resourceName.isEmpty, let failure = checkBrokerResourceName(resource.resourceName) {
+                return failure
+            }
+            return TopicCreationFailure(code: .invalidRequest, message: "dynamic broker logger configs are not supported")
         default:
             return TopicCreationFailure(code: .invalidRequest, message: "Unsupported resource type: \(resource.resourceType)")
         }

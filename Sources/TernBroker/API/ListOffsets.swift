@@ -5,7 +5,12 @@ import TernStorage
 /// Timestamps: -2 earliest (log start offset), -1 latest (high watermark; the last stable offset under
 /// read_committed), -3 max timestamp (v7+), -4 earliest local (same as earliest,
 /// no tiered storage), -5 the last tiered offset (none: -1); otherwise the first offset whose batch has a
-/// timestamp >= the one asked, or -1/-1 when none. Per-partition errors; replica ids other than -1 are followers.
+/// timestamp >= the one asked, or -1/-1 when none. Per-partition errors; replica ids other than -1 are followers
+/// (their "latest" is the log end offset). As in Kafka: `current_leader_epoch` (v4+) is fenced first
+/// (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), then only the leader answers (NOT_LEADER_OR_FOLLOWER; replica id
+/// -2, the debugging id, may ask any replica); a new leader whose high watermark has not yet reached the start of
+/// its epoch answers consumers' "latest" (and timestamps it cannot find below the high watermark) with
+/// OFFSET_NOT_AVAILABLE, which clients retry (KIP-207).
 extension Broker {
     func listOffsets(_ request: ListOffsetsRequest, _ ctx: RequestContext) throws -> ListOffsetsResponse {
         var response = ListOffsetsResponse()
@@ -16,12 +21,24 @@ extension Broker {
                 var r = ListOffsetsResponse.ListOffsetsPartitionResponse()
                 r.partitionIndex = p.partitionIndex
                 guard let partition = replicaManager.partition(topic: topic.name, index: p.partitionIndex) else {
-                    r.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                    r.errorCode = fetchErrorForMissingLeader(topic: topic.name, partition: p.partitionIndex).rawValue
                     t.partitions.append(r)
                     continue
                 }
+                let access = partition.checkAccess(
+                    currentLeaderEpoch: ctx.apiVersion >= 4 ? p.currentLeaderEpoch : -1,
+                    requireLeader: request.replicaId != Self.debuggingReplicaId)
+                if access != .none {
+                    r.errorCode = access.rawValue
+                    t.partitions.append(r)
+                    continue
+                }
+                let isClient = request.replicaId == -1
+                let notAvailable = isClient ? partition.offsetLookupError : .none
                 let log = partition.log
                 let offsets = log.offsets
+                let lastFetchable = !isClient ? offsets.logEndOffset
+                    : request.isolationLevel == 1 ? partition.lastStableOffset : offsets.highWatermark
                 r.leaderEpoch = partition.leaderEpoch
                 do {
                     switch p.timestamp {
@@ -29,41 +46,55 @@ extension Broker {
                         r.offset = offsets.logStartOffset
                         r.timestamp = -1
                     case -1:
-                        r.offset = request.isolationLevel == 1 ? partition.lastStableOffset : offsets.highWatermark
+                        r.errorCode = notAvailable.rawValue
+                        r.offset = notAvailable == .none ? lastFetchable : -1
                         r.timestamp = -1
                     case -3:
-                        if let found = try log.maxTimestampOffset() {
-                            // The index knows the batch; the record carrying the timestamp is found inside it.
-                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 == found.timestamp }
-                            r.timestamp = found.timestamp
-                            r.offset = exact?.offset ?? found.offset
-                        } else {
-                            r.timestamp = -1
-                            r.offset = -1
+                        // The index knows the batch; the record carrying the timestamp is found inside it.
+                        let found = try log.maxTimestampOffset().map { found in
+                            (exactRecord(in: log, batchHolding: found.offset) { $0 == found.timestamp }?.offset ?? found.offset,
+                             found.timestamp)
                         }
+                        answer(&r, found, below: lastFetchable, otherwise: notAvailable)
                     case -5:
                         r.timestamp = -1
                         r.offset = -1
                     default:
-                        if let found = try log.offsetForTimestamp(p.timestamp), found.offset < offsets.highWatermark {
-                            // Kafka answers the first *record* whose timestamp is >= the one asked, not its batch.
-                            let exact = exactRecord(in: log, batchHolding: found.offset) { $0 >= p.timestamp }
-                            r.timestamp = exact?.timestamp ?? found.timestamp
-                            r.offset = exact?.offset ?? found.offset
-                        } else {
-                            r.timestamp = -1
-                            r.offset = -1
+                        // Kafka answers the first *record* whose timestamp is >= the one asked, not its batch.
+                        let found = try log.offsetForTimestamp(p.timestamp).map { found in
+                            exactRecord(in: log, batchHolding: found.offset) { $0 >= p.timestamp } ?? (found.offset, found.timestamp)
                         }
+                        answer(&r, found, below: lastFetchable, otherwise: notAvailable)
                     }
                 } catch let error as StorageError {
                     r.errorCode = error.kind.errorCode.rawValue
                 }
+                if r.errorCode != 0 { r.leaderEpoch = -1 }
                 t.partitions.append(r)
             }
             response.topics.append(t)
         }
         return response
     }
+
+    /// A lookup's answer when it lies below what the client may read; otherwise -1/-1, with OFFSET_NOT_AVAILABLE
+    /// while a new leader's high watermark is still unknown (Kafka filters every timestamp lookup this way).
+    private func answer(
+        _ r: inout ListOffsetsResponse.ListOffsetsPartitionResponse, _ found: (offset: Int64, timestamp: Int64)?,
+        below lastFetchable: Int64, otherwise error: ErrorCode
+    ) {
+        if let found, found.offset < lastFetchable {
+            r.offset = found.offset
+            r.timestamp = found.timestamp
+        } else {
+            r.errorCode = error.rawValue
+            r.offset = -1
+            r.timestamp = -1
+        }
+    }
+
+    /// Kafka's `ListOffsetsRequest.DEBUGGING_REPLICA_ID`: may query any replica.
+    static let debuggingReplicaId: Int32 = -2
 
     /// The first record of the batch holding `offset` whose timestamp satisfies `matches`: (offset, timestamp).
     /// Reads and decodes that one batch (decompressing if needed); nil when it cannot be read.

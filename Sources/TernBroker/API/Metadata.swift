@@ -4,8 +4,8 @@ import TernStorage
 /// Metadata (key 3), versions 0-12.
 /// Lists this broker (its advertised endpoint on the listener the client used), the cluster id, the controller
 /// (this broker), and the requested topics. With `zookeeper.connect`: every live broker from /brokers/ids, the
-/// controller from /controller, and each partition's leader, leader epoch and ISR from its state znode (no state
-/// yet: LEADER_NOT_AVAILABLE; replicas of dead brokers listed as offline) (all when `topics` is null, or empty at v0). Unknown topics are
+/// controller, and each partition's leader, leader epoch and ISR as the controller's UpdateMetadata requests
+/// told them (MetadataCache; none yet: LEADER_NOT_AVAILABLE; replicas of dead brokers listed as offline) (all when `topics` is null, or empty at v0). Unknown topics are
 /// auto-created when `auto.create.topics.enable` is on and the request allows it (v4+ `allow_auto_topic_creation`);
 /// otherwise UNKNOWN_TOPIC_OR_PARTITION. Invalid names answer INVALID_TOPIC_EXCEPTION. Topic ids from v10, lookup
 /// by id from v10 (name null). Authorized-operations fields answer "not requested" (-2147483648).
@@ -14,7 +14,8 @@ extension Broker {
         var response = MetadataResponse()
         response.brokers = clusterBrokerEntries(ctx) ?? [brokerEntry(ctx)]
         response.clusterId = clusterId
-        response.controllerId = metadataStore.liveBrokers() == nil ? brokerId : (metadataStore.controllerId() ?? -1)
+        // Before the controller's first UpdateMetadata, /controller names it (admin clients wait for one).
+        response.controllerId = zooKeeperStore == nil ? brokerId : (metadataCache.controllerId ?? metadataStore.controllerId() ?? -1)
         let allowAutoCreate = ctx.apiVersion < 4 || request.allowAutoTopicCreation
         let requested = request.topics
         if requested == nil || (ctx.apiVersion == 0 && requested?.isEmpty == true) {
@@ -55,7 +56,9 @@ extension Broker {
 
     /// Every live broker, on the listener the client used (brokers without it are left out, as Kafka does).
     func clusterBrokerEntries(_ ctx: RequestContext) -> [MetadataResponse.MetadataResponseBroker]? {
-        guard let live = metadataStore.liveBrokers(), !live.isEmpty else { return nil }
+        guard zooKeeperStore != nil else { return nil }
+        let live = metadataCache.liveBrokers()
+        guard !live.isEmpty else { return nil }
         return live.keys.sorted().compactMap { id in
             let b = live[id]!
             guard let e = b.endpoints[ctx.connection.listenerName] else { return nil }
@@ -85,9 +88,10 @@ extension Broker {
             p.partitionIndex = Int32(index)
             p.replicaNodes = replicas
             p.offlineReplicas = []
-            if let live = metadataStore.liveBrokers() {
-                // Cluster: what the controller wrote; no state yet means no leader yet (clients retry).
-                let l = metadataStore.leadership(of: TopicPartition(topic: topic.name, partition: Int32(index)))
+            if zooKeeperStore != nil {
+                // Cluster: what the controller told; no state yet means no leader yet (clients retry).
+                let live = metadataCache.liveBrokers()
+                let l = metadataCache.leadership(of: TopicPartition(topic: topic.name, partition: Int32(index)))
                 p.leaderId = l?.leader ?? -1
                 p.leaderEpoch = l?.leaderEpoch ?? -1
                 p.isrNodes = l?.isr ?? []

@@ -13,6 +13,7 @@ import TernStorage
 /// acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS otherwise). On a single broker acks=-1 is satisfied once the
 /// leader has appended (the ISR is the leader alone); `min.insync.replicas` > 1 answers NOT_ENOUGH_REPLICAS.
 /// In a cluster acks=-1 waits until the high watermark covers the batch (Produce+Replica.swift).
+/// From v10, NOT_LEADER_OR_FOLLOWER carries the current leader and its endpoint (KIP-951, Fetch+Leadership.swift).
 /// Differs from Kafka: an unknown topic is auto-created here when auto creation is on (librdkafka relies on it).
 extension Broker {
     func produce(_ request: ProduceRequest, _ ctx: RequestContext) throws -> EventLoopFuture<ProduceResponse?> {
@@ -58,9 +59,17 @@ extension Broker {
             }
             return ctx.eventLoop.makeSucceededFuture(nil)
         }
+        let version = ctx.apiVersion
+        let listenerName = ctx.connection.listenerName
         if !replicationWaits.isEmpty {
             return awaitReplication(response, replicationWaits, timeoutMs: request.timeoutMs, ctx)  // Produce+Replica.swift
+                .map { [self] settled in
+                    guard var settled else { return nil }
+                    addCurrentLeaders(&settled, version: version, listenerName: listenerName)
+                    return settled
+                }
         }
+        addCurrentLeaders(&response, version: version, listenerName: listenerName)
         return ctx.eventLoop.makeSucceededFuture(response)
     }
 

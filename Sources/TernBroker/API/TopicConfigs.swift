@@ -5,7 +5,8 @@ import TernStorage
 /// Effective topic and broker configs with their sources, synonyms and types, shared by CreateTopics (v5+),
 /// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
 ///
-/// Sources use Kafka's ConfigSource numbers: 1 DYNAMIC_TOPIC_CONFIG (a topic override), 4 STATIC_BROKER_CONFIG
+/// Sources use Kafka's ConfigSource numbers: 1 DYNAMIC_TOPIC_CONFIG (a topic override), 2 DYNAMIC_BROKER_CONFIG and
+/// 3 DYNAMIC_DEFAULT_BROKER_CONFIG (cluster mode, DynamicBrokerConfig.swift), 4 STATIC_BROKER_CONFIG
 /// (set in server.properties or by `--override`), 5 DEFAULT_CONFIG. Types use Kafka's ConfigType numbers.
 /// Synonyms follow Kafka's order of precedence: the topic override, then the broker keys that set the topic's
 /// default (server.properties first, then their defaults), e.g. `retention.ms` <- `log.retention.ms`,
@@ -28,6 +29,8 @@ extension Broker {
 
     enum ConfigSource {
         static let dynamicTopic: Int8 = 1
+        static let dynamicBroker: Int8 = 2
+        static let dynamicDefaultBroker: Int8 = 3
         static let staticBroker: Int8 = 4
         static let defaultConfig: Int8 = 5
     }
@@ -153,6 +156,7 @@ extension Broker {
         var synonyms: [ConfigSynonym] = []
         if let override { synonyms.append(ConfigSynonym(name: name, value: override, source: ConfigSource.dynamicTopic)) }
         let brokerKeys = Self.topicConfigBrokerSynonyms[name] ?? []
+        for key in brokerKeys { synonyms += dynamicBrokerSynonyms(key) }
         for key in brokerKeys {
             if let value = config.raw[key] {
                 synonyms.append(ConfigSynonym(name: key, value: value, source: ConfigSource.staticBroker))
@@ -171,14 +175,19 @@ extension Broker {
     }
 
     /// The broker's static configuration as DescribeConfigs lists it: every key Tern reads plus the known Kafka keys
-    /// given in server.properties; set ones are STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG. All are read-only:
-    /// Tern has no dynamic broker configs.
+    /// given in server.properties and the dynamic ones; dynamic values are DYNAMIC_BROKER_CONFIG or
+    /// DYNAMIC_DEFAULT_BROKER_CONFIG, set ones STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG. Only the keys that
+    /// can be set dynamically (cluster mode) are not read-only.
     func describeBrokerConfigs() -> [ConfigEntry] {
         var names = Set(BrokerConfig.defaults.keys)
         for key in config.raw.keys where BrokerConfig.isKnownKey(key) { names.insert(key) }
+        let dynamic = dynamicConfigs.current
+        names.formUnion(dynamic.broker.keys)
+        names.formUnion(dynamic.clusterDefault.keys)
+        let clustered = zooKeeperStore != nil
         return names.sorted().map { name in
             let sensitive = Self.isSensitiveBrokerConfig(name)
-            var synonyms: [ConfigSynonym] = []
+            var synonyms: [ConfigSynonym] = dynamicBrokerSynonyms(name)
             if let value = config.raw[name] {
                 synonyms.append(ConfigSynonym(name: name, value: sensitive ? nil : value, source: ConfigSource.staticBroker))
             }
@@ -187,7 +196,8 @@ extension Broker {
             }
             return ConfigEntry(
                 name: name, value: synonyms.first?.value, source: synonyms.first?.source ?? ConfigSource.defaultConfig,
-                synonyms: synonyms, isSensitive: sensitive, readOnly: true)
+                synonyms: synonyms, isSensitive: sensitive,
+                readOnly: !(clustered && DynamicBrokerConfigs.reconfigurable.contains(name)))
         }
     }
 }

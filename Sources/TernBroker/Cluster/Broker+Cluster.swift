@@ -7,8 +7,9 @@ import TernNetwork
 import TernStorage
 
 /// Cluster membership of a broker with `zookeeper.connect`: its ephemeral registration in `/brokers/ids`, its run
-/// for controller, and the roles it learns from the partition state znodes. Without ZooKeeper all of this is a
-/// no-op and the broker leads every partition it hosts.
+/// for controller, and the roles the controller gives it with LeaderAndIsr (API/LeaderAndIsr.swift; the partition
+/// state znodes are the controller's, brokers do not watch them). Without ZooKeeper all of this is a no-op and the
+/// broker leads every partition it hosts.
 extension Broker {
     var zooKeeperStore: ZooKeeperMetadataStore? { metadataStore as? ZooKeeperMetadataStore }
 
@@ -26,7 +27,17 @@ extension Broker {
     func startCluster() throws {
         guard let store = zooKeeperStore, let controller else { return }
         store.onChange { [weak self] change in self?.applyClusterChange(change) }
-        for topic in store.allTopics() { adoptTopic(topic) }
+        // No role until the controller's LeaderAndIsr: nothing is served or fetched from what is on disk, and
+        // any leader epoch the controller sends is newer than -1.
+        for partition in replicaManager.allPartitions {
+            partition.setRole(leader: -1, leaderEpoch: -1, localBrokerId: brokerId)
+        }
+        reloadDynamicBrokerConfigs()
+        controller.interBrokerListener = config.raw["inter.broker.listener.name"] ?? advertised.withLockedValue { $0.first?.name } ?? "PLAINTEXT"
+        controller.connector = { [weak self] id in
+            guard let self else { throw BrokerError.metadata("broker stopped") }
+            return try await self.connectToBroker(id)
+        }
         try register(store)
         controller.start()
         // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
@@ -58,7 +69,7 @@ extension Broker {
         let deadline = Date().addingTimeInterval(Double(zk.negotiatedSessionTimeoutMs) / 1000 + 5)
         while true {
             do {
-                let _: String = try zk.blocking { zk.create(KafkaZNodes.broker(brokerId), data: data, mode: .ephemeral, completion: $0) }
+                try zk.createEphemeralBlocking(KafkaZNodes.broker(brokerId), data: data)
                 logger.info("registered broker \(brokerId) at \(KafkaZNodes.broker(brokerId)) with endpoints \(registration.endpoints)")
                 return
             } catch let e as ZooKeeperError where e.isNodeExists && Date() < deadline {
@@ -68,32 +79,14 @@ extension Broker {
         }
     }
 
-    /// The logs of a topic just created here: all of them alone; in a cluster only the partitions this broker
-    /// replicates, each in the role the controller gave it (none yet: not leader, so nothing is accepted early).
+    /// The logs of a topic just created here: all of them alone; in a cluster none yet (each replica's log is
+    /// created by the controller's LeaderAndIsr, with its role).
     func createLocalLogs(for topic: TopicMetadata) throws {
-        if zooKeeperStore == nil { try replicaManager.createLogs(for: topic) } else { adoptTopic(topic) }
+        if zooKeeperStore == nil { try replicaManager.createLogs(for: topic) }
     }
 
-    /// A topic this broker replicates: its logs exist and each partition takes its current role.
-    private func adoptTopic(_ topic: TopicMetadata) {
-        do {
-            _ = try replicaManager.ensureLogs(for: topic, brokerId: brokerId)
-        } catch {
-            logger.error("cannot create the logs of \(topic.name): \(error)")
-        }
-        for p in 0..<topic.partitionCount {
-            let tp = TopicPartition(topic: topic.name, partition: Int32(p))
-            guard let partition = replicaManager.partition(tp) else { continue }
-            if let l = metadataStore.leadership(of: tp) {
-                applyLeadership(partition, l)
-            } else {
-                partition.setRole(leader: -1, leaderEpoch: 0, localBrokerId: brokerId)
-            }
-        }
-        stopUnassignedReplicas(of: topic)
-    }
-
-    private func applyLeadership(_ partition: Partition, _ l: PartitionLeadership) {
+    /// The one place a role is applied (LeaderAndIsr, and a leader's own ISR change).
+    func applyLeadership(_ partition: Partition, _ l: PartitionLeadership) {
         let was = partition.isLeader
         partition.setRole(leader: l.leader, leaderEpoch: l.leaderEpoch, isr: l.isr, zkVersion: l.zkVersion, localBrokerId: brokerId)
         if was != partition.isLeader {
@@ -114,42 +107,66 @@ extension Broker {
     }
 
     /// Leader side: drops followers that stopped keeping up from the ISR and takes caught-up ones back,
-    /// written to the partition's state znode conditionally (a controller decision in between wins).
-    func maintainIsr(lagMaxMs: Int64) {
+    /// written to the partition's state znode conditionally on the version the leader last knew (a controller
+    /// decision in between wins: its LeaderAndIsr follows), then announced to the controller through a
+    /// sequential `/isr_change_notification/isr_change_` znode (Kafka's ZooKeeper-mode path).
+    /// `only` one partition and `growOnly`: the fetch path's prompt expansion (Broker+IsrExpansion.swift).
+    func maintainIsr(lagMaxMs: Int64, only: Partition? = nil, growOnly: Bool = false) {
         guard let store = zooKeeperStore else { return }
         let now = Broker.nowMs()
-        for partition in replicaManager.allPartitions where partition.isLeader {
+        var changedIsr: [TopicPartition] = []
+        for partition in only.map({ [$0] }) ?? replicaManager.allPartitions where partition.isLeader {
             let tp = partition.topicPartition
+            // A reassignment's removed replicas may stay in the ISR but not rejoin it (joinable = its target).
+            let committed = metadataCache.leadership(of: tp)?.isr
             guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
-                  let current = store.leadership(of: tp), current.leader == brokerId,
                   let isr = partition.proposedIsr(
                     nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)],
-                    joinable: store.replicaSet(of: tp)?.targetReplicas, committed: current.isr)
+                    joinable: store.replicaSet(of: tp)?.targetReplicas, committed: committed),
+                  !growOnly || Set(isr).isStrictSuperset(of: committed ?? partition.inSyncReplicas)
             else { continue }
-            var next = current
-            next.isr = isr
+            let before = partition.inSyncReplicas
+            let next = PartitionLeadership(
+                leader: brokerId, leaderEpoch: partition.leaderEpoch, isr: isr,
+                controllerEpoch: metadataCache.leadership(of: tp)?.controllerEpoch ?? metadataCache.controllerEpoch,
+                zkVersion: partition.isrZkVersion)
             do {
-                if try store.updateLeadership(tp, next) {
-                    logger.info("\(tp): ISR \(current.isr) -> \(isr)")
+                guard try store.updateLeadership(tp, next), let stored = store.leadership(of: tp) else {
+                    logger.info("\(tp): ISR change to \(isr) lost to a newer partition state; waiting for the controller")
+                    continue
                 }
+                logger.info("\(tp): ISR \(before) -> \(isr)")
+                applyLeadership(partition, stored)
+                metadataCache.updateIsr(tp, stored)
+                changedIsr.append(tp)
             } catch {
                 logger.warning("\(tp): cannot write ISR change: \(error)")
             }
+        }
+        guard !changedIsr.isEmpty else { return }
+        let zk = store.zk
+        let data = ZNodeJSON.encode(IsrChangeNotification(changedIsr))
+        do {
+            let _: String = try zk.blocking {
+                zk.create(KafkaZNodes.isrChangePrefix, data: data, mode: .persistentSequential, completion: $0)
+            }
+        } catch {
+            logger.warning("cannot write an ISR change notification: \(error)")
         }
     }
 
     private func applyClusterChange(_ change: ZooKeeperMetadataStore.Change) {
         switch change {
-        case .topicsChanged(let added, let removed):
-            for t in added { adoptTopic(t) }
+        case .topicsChanged(_, let removed):
+            // Logs come and go with LeaderAndIsr / StopReplica; parked fetches of a deleted topic wake here.
             for t in removed {
-                do { try replicaManager.deleteLogs(of: t) } catch { logger.error("cannot delete the logs of \(t.name): \(error)") }
                 for p in 0..<t.partitionCount { purgatory.notify(.init(topic: t.name, partition: Int32(p))) }
             }
-        case .leadershipChanged(let tp, let l):
-            guard let partition = replicaManager.partition(tp) else { return }
-            applyLeadership(partition, l)
-        case .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested, .partitionReassignmentRequested:
+        case .configChangeNotified:
+            reloadDynamicBrokerConfigs()
+        case .leadershipChanged, .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested,
+             .partitionReassignmentRequested,
+             .topicDeletionRequested, .isrChangeNotified:
             break
         case .sessionExpired:
             break

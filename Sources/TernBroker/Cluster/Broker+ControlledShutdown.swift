@@ -33,7 +33,7 @@ extension Broker {
                     }
                     remaining = response.remainingPartitions.map { TopicPartition(topic: $0.topicName, partition: $0.partitionIndex) }
                 }
-                await waitUntilLeadershipMoved(deadline: Date().addingTimeInterval(3))
+                await waitUntilLeadershipMoved(keeping: Set(remaining), deadline: Date().addingTimeInterval(3))
                 if remaining.isEmpty {
                     logger.info("controlled shutdown succeeded: leadership moved to other replicas")
                     return
@@ -47,14 +47,11 @@ extension Broker {
         logger.warning("proceeding to unclean shutdown after \(retries) controlled shutdown attempt(s)")
     }
 
-    /// The controller wrote the new states before answering; our watches deliver them a moment later.
-    private func waitUntilLeadershipMoved(deadline: Date) async {
+    /// The controller wrote the new states before answering; its LeaderAndIsr requests arrive a moment later.
+    private func waitUntilLeadershipMoved(keeping remaining: Set<TopicPartition>, deadline: Date) async {
         while Date() < deadline {
-            let stillLeading = replicaManager.allPartitions.filter { p in
-                p.isLeader && (metadataStore.leadership(of: p.topicPartition)?.leader ?? brokerId) == brokerId
-            }
-            let movable = replicaManager.allPartitions.filter { $0.isLeader }.count - stillLeading.count
-            if movable == 0 { return }
+            let moving = replicaManager.allPartitions.filter { $0.isLeader && !remaining.contains($0.topicPartition) }
+            if moving.isEmpty { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

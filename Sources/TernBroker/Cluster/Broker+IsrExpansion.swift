@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import TernStorage
 
 /// ISR expansion as soon as a follower catches up (Kafka's maybeExpandIsr on the fetch path), rather than at the
@@ -21,23 +20,8 @@ extension Broker {
     }
 
     private func writeExpandedIsr(_ partition: Partition) {
-        guard let store = zooKeeperStore else { return }
-        let tp = partition.topicPartition
         let lagMax = config.raw["replica.lag.time.max.ms"].flatMap { Int64($0) } ?? 30000
-        guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
-              let current = store.leadership(of: tp), current.leader == brokerId,
-              let isr = partition.proposedIsr(
-                nowMs: Broker.nowMs(), lagMaxMs: lagMax, replicas: topic.assignment[Int(tp.partition)],
-                joinable: store.replicaSet(of: tp)?.targetReplicas, committed: current.isr),
-              Set(isr).isStrictSuperset(of: current.isr)  // only growth here; shrinking stays with the periodic check
-        else { return }
-        var next = current
-        next.isr = isr
-        do {
-            if try store.updateLeadership(tp, next) { logger.info("\(tp): ISR \(current.isr) -> \(isr)") }
-        } catch {
-            logger.warning("\(tp): cannot write ISR change: \(error)")
-        }
+        maintainIsr(lagMaxMs: lagMax, only: partition, growOnly: true)  // shrinking stays with the periodic check
     }
 }
 

@@ -43,6 +43,7 @@ extension ClusterController {
                 guard active else { results[tp] = (.notController, "broker \(brokerId) is not the controller"); continue }
                 results[tp] = elect(type, tp)
             }
+            propagate()
             // An election for every partition reports only the ones that moved or failed for a reason other
             // than having nothing to do, as Kafka does.
             if partitions == nil { results = results.filter { $0.value.0 != .electionNotNeeded } }
@@ -90,7 +91,7 @@ extension ClusterController {
         next.leaderEpoch = current.leaderEpoch + 1
         next.controllerEpoch = epoch
         do {
-            guard try store.updateLeadership(tp, next) else {
+            guard try writeLeadership(tp, next) else {
                 return (.notController, "partition state changed concurrently; retry")
             }
         } catch {
@@ -128,7 +129,10 @@ extension ClusterController {
         guard settings.autoLeaderRebalance else { return }
         queue.asyncAfter(deadline: .now() + .seconds(settings.imbalanceCheckIntervalSeconds)) { [weak self] in
             guard let self else { return }
-            if self.active { self.rebalanceLeaders() }
+            if self.active {
+                self.rebalanceLeaders()
+                self.propagate()
+            }
             self.scheduleRebalanceCheck()
         }
     }
@@ -189,7 +193,7 @@ extension ClusterController {
                     next.leaderEpoch = current.leaderEpoch + 1
                     next.controllerEpoch = epoch
                     do {
-                        if try store.updateLeadership(tp, next) {
+                        if try writeLeadership(tp, next) {
                             logger.info("\(tp): controlled shutdown of \(id): leader \(current.leader) -> \(next.leader), isr \(next.isr)")
                         } else if current.leader == id {
                             remaining.append(tp)
@@ -199,6 +203,7 @@ extension ClusterController {
                     }
                 }
             }
+            propagate()
             return (.none, remaining)
         }
     }

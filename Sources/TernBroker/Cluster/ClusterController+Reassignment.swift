@@ -6,12 +6,12 @@ import TernStorage
 /// Partition reassignment, as Kafka's ZooKeeper-mode controller runs it (KIP-455), adding replicas before
 /// removing any:
 ///   A. the topic znode gets RS = TRS + ORS with `adding_replicas` (TRS - ORS) and `removing_replicas`
-///      (ORS - TRS); every broker sees it, the new replicas create their logs and follow the leader, and the
-///      leader takes them into the ISR once they have caught up;
-///   B. when every target replica is in the ISR (watched through the partition state znode), the leader moves to
+///      (ORS - TRS); the leader epoch is bumped so LeaderAndIsr reaches every replica of RS: the new ones create
+///      their logs and follow the leader, which takes them into the ISR once they have caught up;
+///   B. when every target replica is in the ISR (learnt through /isr_change_notification), the leader moves to
 ///      the first live in-sync target replica if it is not a target itself, the removed replicas leave the ISR,
-///      then the topic znode gets RS = TRS; the removed replicas' brokers see that and delete their logs; the
-///      partition leaves `/admin/reassign_partitions`.
+///      the topic znode gets RS = TRS, the removed replicas get StopReplica with delete (their logs go), every
+///      broker gets UpdateMetadata, and the partition leaves `/admin/reassign_partitions`.
 /// Cancelling (null replicas) goes straight to B with ORS as the target. Requests come from
 /// AlterPartitionReassignments or from `/admin/reassign_partitions`; the API wins over the znode for a partition
 /// both name. A new controller resumes moves recorded in topic znodes, then those still in the znode.
@@ -27,6 +27,7 @@ extension ClusterController {
             for (tp, target) in requests { results[tp] = reassign(tp, to: target) }
             let accepted = Set(results.filter { $0.value.code == .none }.keys)
             if !accepted.isEmpty { store.removeFromReassignPartitions(accepted) }
+            propagate()
             return results
         }
     }
@@ -42,13 +43,8 @@ extension ClusterController {
         }
     }
 
-    /// On the queue: a partition's state changed; a reassignment waiting for its ISR may be complete now.
-    func reassignmentIsrChanged(_ tp: TopicPartition) {
-        guard store.replicaSet(of: tp)?.isBeingReassigned == true else { return }
-        maybeCompleteReassignment(tp)
-    }
-
-    /// On the queue, when brokers come or go: a move whose new leader was not live yet may complete now.
+    /// On the queue, after ISR changes and when brokers come or go: moves whose target replicas are all in the
+    /// ISR complete.
     func retryPartitionReassignments() {
         for tp in store.partitionsBeingReassigned().keys { maybeCompleteReassignment(tp) }
     }
@@ -103,9 +99,11 @@ extension ClusterController {
                 if next != current {
                     try store.writeReplicaSets(tp.topic, [tp.partition: next])
                     logger.info("\(tp): reassignment to \(next.targetReplicas) started: replicas \(next.replicas), adding \(next.addingReplicas), removing \(next.removingReplicas)")
+                    stopReplicas(of: tp, dropped: current.replicas.filter { !next.replicas.contains($0) })
                 }
-                // Replicas that a superseded move was adding leave the ISR now they are not in RS.
-                fitLeadership(tp, within: next.replicas)
+                // Replicas that a superseded move was adding leave the ISR now they are not in RS; either way a
+                // new leader epoch sends LeaderAndIsr with RS to every replica (the new ones start there).
+                if fitLeadership(tp, within: next.replicas) == .unchanged { bumpLeaderEpoch(tp) }
                 maybeCompleteReassignment(tp)
             } else {
                 // Cancelled, or a target equal to the current replicas: the end state at once.
@@ -133,31 +131,57 @@ extension ClusterController {
     /// Phase B: leadership into `target` first (so the leader never sits outside the assignment), then RS = TRS.
     /// False when the leadership could not move yet; the next ISR change retries.
     private func finish(_ tp: TopicPartition, _ target: [Int32]) throws -> Bool {
-        guard fitLeadership(tp, within: target) else { return false }
+        let before = store.replicaSet(of: tp)?.replicas ?? []
+        guard fitLeadership(tp, within: target) != .failed else { return false }
         try store.writeReplicaSets(tp.topic, [tp.partition: PartitionReplicaSet(replicas: target)])
+        changed.insert(tp)  // UpdateMetadata with the new replicas to every broker, LeaderAndIsr to the targets
+        stopReplicas(of: tp, dropped: before.filter { !target.contains($0) })
         store.removeFromReassignPartitions([tp])
         logger.info("\(tp): reassignment completed: replicas \(target)")
         return true
     }
 
-    /// Conditional write of the partition state fitted to `replicas`; false when it could not be written.
+    /// StopReplica with delete to the live brokers of replicas no longer in the assignment (Kafka's
+    /// OfflineReplica -> NonExistentReplica); a broker down now keeps the log until it is cleaned up by hand.
+    private func stopReplicas(of tp: TopicPartition, dropped: [Int32]) {
+        guard !dropped.isEmpty else { return }
+        sendStopReplica(dropped.map { ReplicaRef(broker: $0, tp: tp) }, delete: true)
+        logger.info("\(tp): replicas \(dropped) removed: StopReplica with delete")
+    }
+
+    /// A new leader epoch with nothing else changed (Kafka's updateLeaderEpochAndSendRequest): the next
+    /// `propagate()` sends LeaderAndIsr with the current replicas to each of them.
+    private func bumpLeaderEpoch(_ tp: TopicPartition) {
+        guard var next = store.leadership(of: tp), next.leader >= 0 else { return }
+        next.leaderEpoch += 1
+        next.controllerEpoch = epoch
+        do {
+            if try writeLeadership(tp, next) { logger.info("\(tp): leader epoch \(next.leaderEpoch) for the new replicas") }
+        } catch {
+            logger.error("\(tp): cannot write partition state: \(error)")
+        }
+    }
+
+    enum FitOutcome { case unchanged, written, failed }
+
+    /// Conditional write of the partition state fitted to `replicas` (recorded for `propagate()`).
     @discardableResult
-    private func fitLeadership(_ tp: TopicPartition, within replicas: [Int32]) -> Bool {
-        guard let current = store.leadership(of: tp) else { return true }  // no state yet: the first election uses RS
+    private func fitLeadership(_ tp: TopicPartition, within replicas: [Int32]) -> FitOutcome {
+        guard let current = store.leadership(of: tp) else { return .unchanged }  // no state yet: the first election uses RS
         switch ReassignmentRules.leadership(current, within: replicas, live: liveForReassignment(), controllerEpoch: epoch) {
         case .unchanged:
-            return true
+            return .unchanged
         case .noEligibleLeader:
             logger.info("\(tp): leader \(current.leader) must leave but no live ISR member of \(replicas) can take over yet")
-            return false
+            return .failed
         case .changed(let next):
             do {
-                guard try store.updateLeadership(tp, next) else { return false }
+                guard try writeLeadership(tp, next) else { return .failed }
                 logger.info("\(tp): reassignment: leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(current.isr) -> \(next.isr)")
-                return true
+                return .written
             } catch {
                 logger.error("\(tp): cannot write partition state: \(error)")
-                return false
+                return .failed
             }
         }
     }

@@ -14,7 +14,10 @@ import TernStorage
 ///   - when an ISR member of an offline partition returns, makes it leader again.
 /// Every write of partition state is conditional on the znode version read, so a stale controller (or a leader
 /// changing its ISR at the same moment) cannot overwrite a newer decision; a lost race re-runs on the next event.
-/// Brokers learn their roles by watching the state znodes (no LeaderAndIsr requests yet).
+/// Brokers learn their roles from LeaderAndIsr and the cluster from UpdateMetadata, sent after every decision
+/// (ClusterController+Propagation.swift, ControllerChannel.swift); leaders' own ISR changes come back through
+/// /isr_change_notification (ClusterController+IsrChanges.swift); topic deletion is
+/// ClusterController+TopicDeletion.swift. Every piece of work on the queue ends with `propagate()`.
 /// Elections on demand (ElectLeaders, preferred replica election, rebalance, controlled shutdown) live in
 /// ClusterController+Elections.swift.
 /// All work runs on one serial queue.
@@ -28,6 +31,17 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     var epoch: Int32 = 0
     /// Brokers that asked for a controlled shutdown and are still registered: never elected, left out of ISRs.
     var shuttingDown: Set<Int32> = []
+    /// How to reach a broker (set by the broker before `start`).
+    var connector: (@Sendable (Int32) async throws -> BrokerLink)?
+    /// The listener whose endpoints LeaderAndIsr names as live leaders.
+    var interBrokerListener = "PLAINTEXT"
+    /// One channel per live broker while active.
+    var channels: [Int32: ControllerChannel] = [:]
+    /// Partitions whose state was written since the last `propagate()`, and those among them just created.
+    var changed: Set<TopicPartition> = []
+    var created: Set<TopicPartition> = []
+    /// Topics being deleted: the replicas (broker, partition) that have not yet acknowledged StopReplica.
+    var deletions: [String: Set<ReplicaRef>] = [:]
 
     init(store: ZooKeeperMetadataStore, brokerId: Int32, settings: ControllerSettings = .init(), logger: Logger) {
         self.store = store
@@ -39,9 +53,15 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     func start() {
         store.onChange { [weak self] change in
             guard let self else { return }
-            self.queue.async { self.handle(change) }
+            self.queue.async {
+                self.handle(change)
+                self.propagate()
+            }
         }
-        queue.async { self.elect() }
+        queue.async {
+            self.elect()
+            self.propagate()
+        }
         scheduleRebalanceCheck()
     }
 
@@ -53,25 +73,35 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         case .controllerChanged(let id):
             if id == nil { elect() } else if id != brokerId && active {
                 logger.warning("controller role lost to broker \(id!)")
-                active = false
+                resign()
             }
         case .brokersChanged(let live):
             shuttingDown.formIntersection(live)
             if active {
+                syncBrokers()
                 reconcile()
                 retryPartitionReassignments()
             }
         case .topicsChanged:
             if active { reconcile() }
+        case .topicDeletionRequested:
+            if active { handleTopicDeletions() }
+        case .isrChangeNotified:
+            if active {
+                handleIsrChangeNotifications()
+                retryPartitionReassignments()  // new replicas in the ISR complete a move
+            }
+        case .configChangeNotified:
+            break
         case .preferredReplicaElectionRequested:
             if active { handlePreferredReplicaElectionZNode() }
-        case .leadershipChanged(let tp, _):
-            if active { reassignmentIsrChanged(tp) }
+        case .leadershipChanged:
+            break
         case .partitionReassignmentRequested:
             if active { handleReassignPartitionsZNode() }
         case .sessionExpired:
             if active { logger.warning("controller role lost with the ZooKeeper session") }
-            active = false
+            resign()
         case .sessionReestablished:
             elect()
         }
@@ -80,9 +110,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     private func elect() {
         let node = ZNodeJSON.encode(ControllerZNode(brokerId: brokerId))
         do {
-            let _: String = try store.zk.blocking {
-                store.zk.create(KafkaZNodes.controller, data: node, mode: .ephemeral, completion: $0)
-            }
+            try store.zk.createEphemeralBlocking(KafkaZNodes.controller, data: node)
         } catch {
             return  // someone else won (or ZooKeeper is away); the /controller watch brings us back here
         }
@@ -95,9 +123,23 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         }
         active = true
         logger.info("broker \(brokerId) is the controller (epoch \(epoch))")
+        // Kafka's onControllerFailover: the partition states as ZooKeeper has them, every broker told, then the
+        // pending work (ISR changes, deletions, elections) taken up.
+        for topic in store.allTopics() {
+            for p in 0..<topic.partitionCount { store.refreshLeadership(TopicPartition(topic: topic.name, partition: Int32(p))) }
+        }
+        syncBrokers(all: true)
+        handleIsrChangeNotifications()
         reconcile()
+        handleTopicDeletions()
         handlePreferredReplicaElectionZNode()
         resumePartitionReassignments()
+    }
+
+    private func resign() {
+        active = false
+        deletions = [:]
+        stopChannels()
     }
 
     private func bumpControllerEpoch() throws -> Int32 {
@@ -123,34 +165,46 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
     func reconcile() {
         let live = Set((store.liveBrokers() ?? [:]).keys).subtracting(shuttingDown)
         logger.debug("reconciling \(store.allTopics().count) topic(s) over live brokers \(live.sorted())")
-        for topic in store.allTopics() {
+        for topic in store.allTopics() where deletions[topic.name] == nil {
             for (index, replicas) in topic.assignment.enumerated() {
                 let tp = TopicPartition(topic: topic.name, partition: Int32(index))
-                do {
-                    if let current = store.leadership(of: tp) {
-                        let unclean = uncleanElectionEnabled(topic)
-                        guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch, unclean: unclean) else { continue }
-                        if try store.updateLeadership(tp, next) {
-                            if next.leader >= 0 && !current.isr.contains(next.leader) {
-                                logger.warning("\(tp): UNCLEAN leader election: broker \(next.leader) was not in the ISR \(current.isr); records acknowledged by the old ISR may be lost (unclean.leader.election.enable=true)")
-                            }
-                            logger.info("\(tp): leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(next.isr)")
-                        } else {
-                            logger.info("\(tp): state changed under the controller; retrying on the next event")
-                        }
-                    } else {
-                        let liveReplicas = replicas.filter(live.contains)
-                        guard let leader = liveReplicas.first else { continue }
-                        let first = PartitionLeadership(leader: leader, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: epoch, zkVersion: 0)
-                        if try store.createLeadership(tp, first) {
-                            logger.info("\(tp): first leader \(leader), isr \(liveReplicas)")
-                        }
-                    }
-                } catch {
-                    logger.error("\(tp): cannot write partition state: \(error)")
+                // A lost race (a leader wrote its ISR first) re-reads the state; try again with it.
+                for _ in 0..<3 {
+                    if reconcile(tp, topic: topic, replicas: replicas, live: live) { break }
                 }
             }
         }
+    }
+
+    /// One partition; false when a conditional write lost a race and the state was re-read.
+    private func reconcile(_ tp: TopicPartition, topic: TopicMetadata, replicas: [Int32], live: Set<Int32>) -> Bool {
+        do {
+            if let current = store.leadership(of: tp) {
+                let unclean = uncleanElectionEnabled(topic)
+                guard let next = Self.nextLeadership(current, replicas: replicas, live: live, controllerEpoch: epoch, unclean: unclean) else { return true }
+                if try writeLeadership(tp, next) {
+                    if next.leader >= 0 && !current.isr.contains(next.leader) {
+                        logger.warning("\(tp): UNCLEAN leader election: broker \(next.leader) was not in the ISR \(current.isr); records acknowledged by the old ISR may be lost (unclean.leader.election.enable=true)")
+                    }
+                    logger.info("\(tp): leader \(current.leader) -> \(next.leader), epoch \(next.leaderEpoch), isr \(next.isr)")
+                } else {
+                    logger.info("\(tp): state changed under the controller; re-read")
+                    return false
+                }
+            } else {
+                let liveReplicas = replicas.filter(live.contains)
+                guard let leader = liveReplicas.first else { return true }
+                let first = PartitionLeadership(leader: leader, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: epoch, zkVersion: 0)
+                if try createLeadership(tp, first) {
+                    logger.info("\(tp): first leader \(leader), isr \(liveReplicas)")
+                } else {
+                    return false
+                }
+            }
+        } catch {
+            logger.error("\(tp): cannot write partition state: \(error)")
+        }
+        return true
     }
 
     /// The controller's election rule (pure, for tests): nil when nothing needs to change.

@@ -111,6 +111,7 @@ final class ReplicaFetcher: Sendable {
                 fp.partition = p.topicPartition.partition
                 fp.fetchOffset = p.log.logEndOffset
                 fp.currentLeaderEpoch = p.leaderEpoch
+                fp.logStartOffset = p.log.logStartOffset
                 fp.partitionMaxBytes = 1 << 20
                 return fp
             }
@@ -143,7 +144,7 @@ final class ReplicaFetcher: Sendable {
                     // log at that batch instead (Kafka's follower does the same on UnexpectedAppendOffsetException).
                     try partition.log.truncateFully(startingAt: base)
                 }
-                try partition.appendAsFollower(records, leaderHighWatermark: pd.highWatermark)
+                try partition.appendAsFollower(records, leaderHighWatermark: pd.highWatermark, leaderLogStartOffset: pd.logStartOffset)
                 broker.purgatory.notify(.init(topic: t.topic, partition: pd.partitionIndex))
             }
         }

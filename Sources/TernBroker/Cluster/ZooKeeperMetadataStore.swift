@@ -8,7 +8,9 @@ import TernStorage
 /// The metadata store of a broker with `zookeeper.connect`: topics, configs, live brokers, partition leadership
 /// and the controller live in ZooKeeper under Kafka's znode layout, so every broker sees the same cluster.
 ///
-/// Reads answer from a cache that ZooKeeper watches keep current (one-shot watches are re-armed by each
+/// Partition state znodes are read (start-up, controller failover, lost races, ISR change notifications) but not
+/// watched: brokers learn states from the controller's requests. The rest:
+/// reads answer from a cache that ZooKeeper watches keep current (one-shot watches are re-armed by each
 /// reload); a topic missing from the cache is read through, so a topic just created on another broker is seen
 /// at once. Writes go to ZooKeeper first, then to the cache. All watch handling runs on the client's serial event
 /// queue, which is why the blocking calls here are safe there; `onChange` listeners run on that queue too.
@@ -48,6 +50,12 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case sessionReestablished
         /// `/admin/reassign_partitions` appeared: for the controller.
         case partitionReassignmentRequested
+        /// Children of `/admin/delete_topics` changed: for the controller (topic deletion).
+        case topicDeletionRequested
+        /// Children of `/isr_change_notification` changed: for the controller (leaders changed ISRs).
+        case isrChangeNotified
+        /// Children of `/config/changes` changed: every broker reloads dynamic broker configs.
+        case configChangeNotified
     }
 
     let state = NIOLockedValueBox(State())
@@ -80,10 +88,13 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     private func reloadAll() {
         watchPreferredReplicaElection()
         watchReassignPartitions()
+        watchChildren(KafkaZNodes.deleteTopics)
+        watchChildren(KafkaZNodes.isrChangeNotification)
+        watchChildren(KafkaZNodes.configChanges)
         reloadBrokers()
         reloadController()
         reloadTopicList()
-        // Re-arm the topic and state watches of every known topic (a new session has none).
+        // Re-arm the topic watches of every known topic (a new session has none) and read the partition states.
         for t in allTopics() {
             _ = try? readTopic(t.name, watch: true)
             for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: t.name, partition: Int32(p))) }
@@ -182,14 +193,16 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         state.withLockedValue { $0.topics[topic.name] = topic }
     }
 
-    /// Deletes the topic's znodes at once (Kafka queues it under /admin/delete_topics for the controller; every
-    /// broker here reacts to the topic's disappearance from /brokers/topics by deleting its logs).
+    /// Deletes the topic's znodes: the controller's last step of a topic deletion (ClusterController+TopicDeletion),
+    /// once every replica has deleted its log. The name may come back at once as a new topic, so it is no longer
+    /// counted as announced.
     public func delete(named name: String) throws -> TopicMetadata? {
         guard let existing = topic(named: name) else { return nil }
         try zk.deleteRecursivelyBlocking(KafkaZNodes.topic(name))
         try zk.deleteRecursivelyBlocking(KafkaZNodes.topicConfig(name))
         state.withLockedValue { s in
             s.topics[name] = nil
+            s.announced[name] = nil
             for p in 0..<existing.partitionCount { s.leadership[TopicPartition(topic: name, partition: Int32(p))] = nil }
         }
         return existing
@@ -260,14 +273,25 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             watchReassignPartitions()  // Kafka acts on the node's creation only; the controller rewrites it
         case .nodeDataChanged(let path) where Self.topicFromPath(path) != nil:
             reloadTopic(Self.topicFromPath(path)!)
-        case .nodeCreated(let path), .nodeDataChanged(let path), .nodeDeleted(let path):
-            if let tp = Self.partitionFromStatePath(path) { reloadLeadership(tp) }
+        case .nodeChildrenChanged(KafkaZNodes.deleteTopics):
+            watchChildren(KafkaZNodes.deleteTopics)
+            publish(.topicDeletionRequested)
+        case .nodeChildrenChanged(KafkaZNodes.isrChangeNotification):
+            watchChildren(KafkaZNodes.isrChangeNotification)
+            publish(.isrChangeNotified)
+        case .nodeChildrenChanged(KafkaZNodes.configChanges):
+            watchChildren(KafkaZNodes.configChanges)
+            publish(.configChangeNotified)
         case .sessionExpired:
             logger.error("ZooKeeper session expired: this broker's registration and the controller role are gone")
             publish(.sessionExpired)
             renewSession()
         default: break
         }
+    }
+
+    private func watchChildren(_ path: String) {
+        _ = try? zk.blocking { zk.children(path, watch: true, completion: $0) }
     }
 
     private func watchPreferredReplicaElection() {
@@ -381,10 +405,25 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             configs: configs, isInternal: name.hasPrefix("__"))
     }
 
+    /// Re-reads a partition state the controller lost a conditional write on (a leader changed the ISR first) or
+    /// that an ISR change notification names. Not published: the controller reads it from the cache.
+    func refreshLeadership(_ tp: TopicPartition) {
+        let path = KafkaZNodes.partitionState(tp.topic, tp.partition)
+        guard let (data, stat) = try? zk.blocking({ zk.get(path, watch: false, completion: $0) }),
+              let node = ZNodeJSON.decode(PartitionStateZNode.self, data) else { return }
+        let l = PartitionLeadership(
+            leader: node.leader, leaderEpoch: node.leaderEpoch, isr: node.isr,
+            controllerEpoch: node.controllerEpoch, zkVersion: stat.version)
+        state.withLockedValue { s in if s.topics[tp.topic] != nil { s.leadership[tp] = l } }
+    }
+
+    /// Reads a partition state into the cache. State znodes are not watched: the controller writes them (and
+    /// learns of leaders' ISR changes from /isr_change_notification); brokers learn them from LeaderAndIsr and
+    /// UpdateMetadata.
     private func reloadLeadership(_ tp: TopicPartition) {
         let path = KafkaZNodes.partitionState(tp.topic, tp.partition)
         do {
-            let (data, stat) = try zk.blocking { zk.get(path, watch: true, completion: $0) }
+            let (data, stat) = try zk.blocking { zk.get(path, watch: false, completion: $0) }
             guard let node = ZNodeJSON.decode(PartitionStateZNode.self, data) else { return }
             let l = PartitionLeadership(
                 leader: node.leader, leaderEpoch: node.leaderEpoch, isr: node.isr,
@@ -396,8 +435,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             }
             if changed { publish(.leadershipChanged(tp, l)) }
         } catch let e as ZooKeeperError where e.isNoNode {
-            // Not elected yet: watch for the controller creating it.
-            _ = try? zk.blocking { zk.exists(path, watch: true, completion: $0) }
+            // Not elected yet: the controller creates it.
         } catch {
             logger.warning("cannot read \(path): \(error)")
         }

@@ -66,6 +66,14 @@ extension BrokerConfig {
             "transaction.state.log.num.partitions", default: 50, atLeast: 1)
         config.zookeeperConnect = read.string("zookeeper.connect").flatMap { $0.isEmpty ? nil : $0 }
         config.brokerRack = read.string("broker.rack").flatMap { $0.isEmpty ? nil : $0 }
+        if let selector = read.string("replica.selector.class"), !selector.isEmpty {
+            guard let kind = ReplicaSelectorKind(className: selector) else {
+                throw BrokerConfigError(
+                    key: "replica.selector.class",
+                    "expected \(ReplicaSelectorKind.rackAwareClassName) or \(ReplicaSelectorKind.leaderClassName), got '\(selector)'")
+            }
+            config.replicaSelector = kind
+        }
         config.numNetworkThreads = try read.integer("num.network.threads", default: 3, atLeast: 1)
         config.numIoThreads = try read.integer("num.io.threads", default: 8, atLeast: 1)
         config.logMessageTimestampType = TimestampType(

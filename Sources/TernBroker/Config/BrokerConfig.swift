@@ -79,6 +79,8 @@ public struct BrokerConfig: Sendable {
     public var zookeeperConnect: String?
     /// `broker.rack`. Default nil.
     public var brokerRack: String?
+    /// `replica.selector.class` (KIP-392). Default nil: consumers are never sent to a follower.
+    public var replicaSelector: ReplicaSelectorKind?
     /// `num.network.threads`: accepted for compatibility. Default 3.
     public var numNetworkThreads: Int = 3
     /// `num.io.threads`: accepted for compatibility. Default 8.

@@ -20,7 +20,7 @@ extension BrokerConfig {
         "group.initial.rebalance.delay.ms": "3000",
         "group.min.session.timeout.ms": "6000", "group.max.session.timeout.ms": "1800000",
         "transaction.state.log.num.partitions": "50",
-        "zookeeper.connect": nil, "broker.rack": nil,
+        "zookeeper.connect": nil, "broker.rack": nil, "replica.selector.class": nil,
         "num.network.threads": "3", "num.io.threads": "8",
         "log.message.timestamp.type": "CreateTime", "min.insync.replicas": "1",
         "unclean.leader.election.enable": "false", "compression.type": "producer",

@@ -21,13 +21,16 @@ public final class FetchSessionCache: Sendable {
         public var fetchOffset: Int64
         public var maxBytes: Int32
         public var logStartOffset: Int64
+        /// The client's view of the leader epoch (Fetch v9+, -1 none), checked on every fetch (KIP-320).
+        public var currentLeaderEpoch: Int32 = -1
         public var lastHighWatermark: Int64 = -1
         public var lastLogStartOffset: Int64 = -1
         public var lastStableOffset: Int64 = -1
-        public init(fetchOffset: Int64, maxBytes: Int32, logStartOffset: Int64) {
+        public init(fetchOffset: Int64, maxBytes: Int32, logStartOffset: Int64, currentLeaderEpoch: Int32 = -1) {
             self.fetchOffset = fetchOffset
             self.maxBytes = maxBytes
             self.logStartOffset = logStartOffset
+            self.currentLeaderEpoch = currentLeaderEpoch
         }
     }
 
@@ -104,6 +107,7 @@ public final class FetchSessionCache: Sendable {
                     existing.fetchOffset = value.fetchOffset
                     existing.maxBytes = value.maxBytes
                     existing.logStartOffset = value.logStartOffset
+                    existing.currentLeaderEpoch = value.currentLeaderEpoch
                     session.partitions[key] = existing
                 } else {
                     session.order.append(key)

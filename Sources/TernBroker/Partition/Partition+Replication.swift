@@ -9,6 +9,11 @@ struct FollowerState {
     var logEndOffset: Int64
     /// Last time the follower had fetched up to the leader's log end offset (Kafka's lastCaughtUpTimeMs).
     var lastCaughtUpMs: Int64
+    /// The follower's log start offset as its fetches report it (-1 unknown).
+    var logStartOffset: Int64 = -1
+    /// The high watermark last sent to the follower: a parked follower fetch is answered when it moves, so
+    /// followers serving consumers (KIP-392) learn new high watermarks without waiting out the long poll.
+    var sentHighWatermark: Int64 = -1
 }
 
 /// Replication state of a partition in a cluster.
@@ -41,6 +46,7 @@ extension Partition {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 _followers = [:]
                 for r in isr where r != localBrokerId { _followers[r] = FollowerState(logEndOffset: -1, lastCaughtUpMs: now) }
+                _leaderEpochStartOffset = log.logEndOffset
             }
             if !becomesLeader && (wasLeader || newEpoch) {
                 _followers = [:]
@@ -55,18 +61,60 @@ extension Partition {
     public var inSyncReplicaCount: Int { lock.withLock { _clustered ? _isr.count : 1 } }
     var isrZkVersion: Int32 { lock.withLock { _isrZkVersion } }
 
-    /// Leader side of a follower fetch: records the follower's position; true when the high watermark moved.
+    /// Leader side of a follower fetch: records the follower's position; true when the high watermark moved or the
+    /// follower's log start offset did (DeleteRecords waits on the low watermark).
     @discardableResult
-    public func recordFollowerFetch(replicaId: Int32, fetchOffset: Int64, nowMs: Int64) -> Bool {
+    public func recordFollowerFetch(replicaId: Int32, fetchOffset: Int64, logStartOffset: Int64 = -1, nowMs: Int64) -> Bool {
         lock.withLock {
             guard _isLeader, _clustered else { return false }
             var f = _followers[replicaId] ?? FollowerState(logEndOffset: -1, lastCaughtUpMs: 0)
             f.logEndOffset = fetchOffset
+            let logStartMoved = f.logStartOffset != logStartOffset
+            f.logStartOffset = logStartOffset
             if fetchOffset >= log.logEndOffset { f.lastCaughtUpMs = nowMs }
             _followers[replicaId] = f
             let before = log.highWatermark
             advanceHighWatermarkLocked()
-            return log.highWatermark != before
+            return log.highWatermark != before || logStartMoved
+        }
+    }
+
+    /// Leader side, answering a follower: the high watermark to send and whether the follower has not been told
+    /// it yet (then a parked fetch answers at once instead of at the end of its long poll).
+    func highWatermarkForFollower(_ replicaId: Int32) -> (highWatermark: Int64, isNews: Bool) {
+        lock.withLock {
+            let hw = log.highWatermark
+            guard _isLeader, _clustered, var f = _followers[replicaId] else { return (hw, false) }
+            let news = hw > f.sentHighWatermark
+            f.sentHighWatermark = hw
+            _followers[replicaId] = f
+            return (hw, news)
+        }
+    }
+
+    /// Leader: Kafka's `lowWatermarkIfLeader`, the smallest log start offset over this replica and the followers
+    /// on live brokers (-1 while one has not reported it yet). DeleteRecords completes once it reaches the offset.
+    func lowWatermark(isAlive: (Int32) -> Bool) -> Int64 {
+        lock.withLock {
+            var low = log.logStartOffset
+            guard _isLeader, _clustered else { return low }
+            for (id, f) in _followers where id != _localBrokerId && isAlive(id) && f.logStartOffset < low {
+                low = f.logStartOffset
+            }
+            return low
+        }
+    }
+
+    /// Leader side of fetch from follower (KIP-392): the followers a consumer fetching at `fetchOffset` may be sent
+    /// to — in the ISR, holding the offset — with Kafka's `ReplicaView` facts. Racks are filled in by the caller.
+    func readReplicaCandidates(fetchOffset: Int64, nowMs: Int64) -> [ReplicaView] {
+        lock.withLock {
+            guard _isLeader, _clustered else { return [] }
+            return _isr.compactMap { r -> ReplicaView? in
+                guard r != _localBrokerId, let f = _followers[r], f.logEndOffset >= fetchOffset,
+                      f.logStartOffset <= fetchOffset else { return nil }
+                return ReplicaView(brokerId: r, rack: nil, logEndOffset: f.logEndOffset, timeSinceLastCaughtUpMs: nowMs - f.lastCaughtUpMs)
+            }
         }
     }
 
@@ -138,14 +186,21 @@ extension Partition {
 
     /// Follower append: the leader's batches with their offsets and epochs; producer state follows along so
     /// that this replica can lead with the right sequence numbers. The high watermark is the leader's, capped.
-    public func appendAsFollower(_ records: ByteBuffer, leaderHighWatermark: Int64) throws {
+    /// Transaction state follows too, so that a follower serving read_committed consumers (KIP-392) stops at its
+    /// own last stable offset. The leader's log start offset moves this replica's up (DeleteRecords, retention on
+    /// the leader), as Kafka's followers do.
+    public func appendAsFollower(_ records: ByteBuffer, leaderHighWatermark: Int64, leaderLogStartOffset: Int64 = -1) throws {
         try lock.withLock {
             guard !_isLeader else { return }
             if records.readableBytes > 0 {
                 _ = try log.append(batches: records, leaderEpoch: _leaderEpoch, assignOffsets: false)
                 producers.replay(batchesIn: records)
+                transactions.replay(batchesIn: records)
             }
             _ = log.updateHighWatermark(min(leaderHighWatermark, log.logEndOffset))
+            if leaderLogStartOffset > log.logStartOffset {
+                _ = try log.deleteRecordsBefore(min(leaderLogStartOffset, log.highWatermark))
+            }
         }
     }
 }

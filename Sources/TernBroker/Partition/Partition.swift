@@ -14,7 +14,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     public let log: Log
     let lock = NIOLock()
     var producers = ProducerStateTable()
-    private var transactions = TransactionState()
+    var transactions = TransactionState()
     var _leaderEpoch: Int32
     /// Alone (no ZooKeeper) a broker leads every partition; in a cluster the controller's state znode decides.
     var _isLeader = true
@@ -28,6 +28,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     var _followers: [Int32: FollowerState] = [:]
     /// Follower only: the log may hold batches the new leader does not have; truncate before fetching.
     var _needsTruncation = false
+    /// Leader only: the log end offset when this replica became leader of `_leaderEpoch` (Partition+Epochs.swift).
+    var _leaderEpochStartOffset: Int64 = 0
 
     static let snapshotFileName = "producer-state.snapshot"
 

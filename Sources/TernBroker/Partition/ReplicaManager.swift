@@ -13,13 +13,16 @@ public final class ReplicaManager: Sendable {
     let config: BrokerConfig
     let logger: Logger
     private let partitions = NIOLockedValueBox<[TopicPartition: Partition]>([:])
-    public let defaultLogConfig: LogConfig
+    /// The broker-wide defaults of topic configs: server.properties, then dynamic broker configs on top.
+    public var defaultLogConfig: LogConfig { defaults.withLockedValue { $0 } }
+    private let defaults: NIOLockedValueBox<LogConfig>
 
     init(config: BrokerConfig, store: any MetadataStore, logger: Logger) throws {
         self.config = config
         self.store = store
         self.logger = logger
-        self.defaultLogConfig = try Self.logConfig(from: config)
+        let defaultLogConfig = try Self.logConfig(from: config)
+        self.defaults = NIOLockedValueBox(defaultLogConfig)
         self.logManager = LogManager(logDirs: config.logDirs, defaultConfig: defaultLogConfig, logger: logger)
         let topics = Dictionary(uniqueKeysWithValues: store.allTopics().map { ($0.name, $0) })
         try logManager.startup { tp in
@@ -38,7 +41,8 @@ public final class ReplicaManager: Sendable {
             }
         }
         // Partitions of known topics whose directories are missing (first start after a crash in creation).
-        for topic in topics.values {
+        // In a cluster the controller's LeaderAndIsr creates missing replicas, and only where they belong.
+        for topic in topics.values where store.liveBrokers() == nil {
             for p in 0..<topic.partitionCount {
                 let tp = TopicPartition(topic: topic.name, partition: Int32(p))
                 if loaded[tp] == nil {
@@ -107,6 +111,24 @@ public final class ReplicaManager: Sendable {
         return created
     }
 
+    /// Cluster mode: the partition's replica here, its log created when missing (LeaderAndIsr makes replicas).
+    func ensurePartition(_ tp: TopicPartition, topic: TopicMetadata) throws -> Partition {
+        if let existing = partition(tp) { return existing }
+        let log = try logManager.getOrCreateLog(tp, config: try LogConfig(topic.configs, defaults: defaultLogConfig))
+        let created = Partition(topicPartition: tp, log: log, logger: logger)
+        return partitions.withLockedValue { map in
+            if let raced = map[tp] { return raced }
+            map[tp] = created
+            return created
+        }
+    }
+
+    /// Cluster mode (StopReplica with delete_partition): this replica and its log go.
+    func deletePartition(_ tp: TopicPartition) throws {
+        _ = partitions.withLockedValue { $0.removeValue(forKey: tp) }
+        try logManager.deleteLog(tp)
+    }
+
     func deleteLogs(of topic: TopicMetadata) throws {
         for p in 0..<topic.partitionCount {
             let tp = TopicPartition(topic: topic.name, partition: Int32(p))
@@ -115,13 +137,12 @@ public final class ReplicaManager: Sendable {
         }
     }
 
-    /// Cluster mode: this broker no longer replicates `tp` (reassigned away, Kafka's StopReplica with delete):
-    /// the partition leaves the map, so fetchers and requests no longer find it, then its log is deleted.
-    /// False when it was not hosted here.
-    func removePartition(_ tp: TopicPartition) throws -> Bool {
-        guard partitions.withLockedValue({ $0.removeValue(forKey: tp) }) != nil else { return false }
-        try logManager.deleteLog(tp)
-        return true
+    /// Dynamic broker configs changed the defaults: every hosted log takes its topic's configs over the new ones.
+    func updateDefaults(_ logConfig: LogConfig) {
+        defaults.withLockedValue { $0 = logConfig }
+        for topic in store.allTopics() {
+            do { try updateConfig(of: topic) } catch { logger.error("cannot apply new defaults to \(topic.name): \(error)") }
+        }
     }
 
     /// A topic's config changed: its logs pick up the new values.
