@@ -64,8 +64,8 @@ extension ZooKeeperMetadataStore {
     /// Writes new replica sets for some partitions of `topic` to its znode (RS in `partitions`, AR and RR next
     /// to it): read, changed for those partitions only, written back conditionally on the version read (retried
     /// when someone else wrote in between), so no other partition's state is lost to a stale cache. The cache
-    /// takes the result at once; the data watch then announces the topic to every broker, this one included,
-    /// so new replicas start and dropped ones are deleted.
+    /// takes the result at once (the controller tells the brokers with LeaderAndIsr, UpdateMetadata and
+    /// StopReplica).
     func writeReplicaSets(_ topic: String, _ sets: [Int32: PartitionReplicaSet]) throws {
         let path = KafkaZNodes.topic(topic)
         while true {
