@@ -135,7 +135,7 @@ extension Broker {
                     logger.info("\(tp): ISR change to \(isr) lost to a newer partition state; waiting for the controller")
                     continue
                 }
-                logger.info("\(tp): ISR \(before) -> \(isr)")
+                logger.info("\(tp): ISR \(committed ?? before) -> \(isr)")  // before: already grown (maximal ISR)
                 applyLeadership(partition, stored)
                 metadataCache.updateIsr(tp, stored)
                 changedIsr.append(tp)
