@@ -91,7 +91,8 @@ extension ClusterController {
             return (rejection.code, rejection.message)
         }
         guard let next = current.reassignment(to: target) else { return (.noReassignmentInProgress, nil) }
-        guard !current.replicas.isEmpty else {
+        // Kafka skips a topic queued for deletion the same way.
+        guard !current.replicas.isEmpty, deletions[tp.topic] == nil else {
             return (.unknownTopicOrPartition, "The partition does not exist.")
         }
         do {
@@ -119,7 +120,7 @@ extension ClusterController {
     }
 
     private func maybeCompleteReassignment(_ tp: TopicPartition) {
-        guard let set = store.replicaSet(of: tp), set.isBeingReassigned, let l = store.leadership(of: tp),
+        guard deletions[tp.topic] == nil, let set = store.replicaSet(of: tp), set.isBeingReassigned, let l = store.leadership(of: tp),
               set.isComplete(isr: l.isr) else { return }
         do {
             _ = try finish(tp, set.targetReplicas)
