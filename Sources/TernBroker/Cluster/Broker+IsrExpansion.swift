@@ -1,15 +1,18 @@
 import Dispatch
 import TernStorage
 
-/// ISR expansion as soon as a follower catches up (Kafka's maybeExpandIsr on the fetch path), rather than at the
-/// next periodic ISR check (every replica.lag.time.max.ms / 2): a new replica of a reassignment, or a follower
-/// back after a restart, joins the ISR within one fetch. The ZooKeeper write runs off the event loop, at most one
-/// at a time per partition.
+/// A reassignment's new replica joins the ISR on the fetch that catches it up (Kafka's maybeExpandIsr on the
+/// fetch path), rather than at the next periodic ISR check (every replica.lag.time.max.ms / 2), so a move does
+/// not wait up to 15 s by default. Other followers keep the periodic check: a broker in controlled shutdown
+/// still fetches until it stops, and Kafka keeps such a broker out of the ISR (KIP-841; in ZooKeeper mode by
+/// stopping its replicas), which this broker cannot tell. The ZooKeeper write runs off the event loop, at most
+/// one at a time per partition.
 extension Broker {
     /// Called by the leader's follower-fetch path after recording the fetch.
     func expandIsrIfCaughtUp(_ partition: Partition, replicaId: Int32) {
-        guard zooKeeperStore != nil, partition.isCaughtUpOutsideIsr(replicaId) else { return }
         let tp = partition.topicPartition
+        guard let store = zooKeeperStore, partition.isCaughtUpOutsideIsr(replicaId),
+              store.replicaSet(of: tp)?.addingReplicas.contains(replicaId) == true else { return }
         let first = clusterRuntime.pendingIsrExpansions.withLockedValue { $0.insert(tp).inserted }
         guard first else { return }
         DispatchQueue.global().async { [weak self] in
