@@ -10,6 +10,10 @@ let package = Package(
     products: [
         .executable(name: "tern", targets: ["tern"]),
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        // For Benchmarks/ (a separate package): the in-process hot paths of the network, storage and broker layers.
+        .library(name: "TernNetwork", targets: ["TernNetwork"]),
+        .library(name: "TernStorage", targets: ["TernStorage"]),
+        .library(name: "TernBroker", targets: ["TernBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -14,7 +14,7 @@ BIN="$ROOT/.build/release/tern"
 
 if [[ ! -x "$BIN" ]] || [[ -n "$(find Sources Package.swift -newer "$BIN" -print -quit 2>/dev/null)" ]]; then
     echo "[run-broker] building release binary" >&2
-    swift build -c release --product tern >&2
+    swift build -c release --static-swift-stdlib --product tern >&2
 fi
 
 mkdir -p "$ROOT/data"

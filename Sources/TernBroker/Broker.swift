@@ -59,7 +59,8 @@ public final class Broker: KafkaRequestHandler, Sendable {
             self.controller = nil
         }
         self.replicaManager = try ReplicaManager(config: config, store: metadataStore, logger: logger)
-        self.producerIds = try ProducerIdManager(directory: firstDir)
+        self.producerIds = try ProducerIdManager(
+            directory: firstDir, claimBlock: ProducerIdManager.zooKeeperBlocks(metadataStore, brokerId: Int32(config.brokerId)))
         self.coordinator = CoordinatorWiring()
         self.advertised.withLockedValue { $0 = config.advertisedListeners }
     }

@@ -17,6 +17,8 @@ import TernStorage
 /// the coordinator's timers.
 ///
 /// Single broker: this broker leads every `__consumer_offsets` partition, so it coordinates every group.
+/// Cluster (`zookeeper.connect`): the service starts owning no partition; each partition is loaded when this broker
+/// becomes its leader and unloaded when it stops leading it (`partitionRoleChanged`, Broker+CoordinatorLeadership.swift).
 final class CoordinatorWiring: Sendable {
     enum Availability {
         case ready(GroupCoordinatorService)
@@ -31,6 +33,7 @@ final class CoordinatorWiring: Sendable {
         var stopped = false
         var loader: Task<Void, Never>?
         var offsetsTopicReady = false
+        var clustered = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -39,6 +42,8 @@ final class CoordinatorWiring: Sendable {
     private let nextSequence = NIOLockedValueBox<UInt64>(0)
     /// Serialises the creation of `__consumer_offsets` between connections.
     private let creationLock = NIOLock()
+    /// Cluster mode: the partitions loaded into the service, and the last role change queued (they run in order).
+    let roles = PartitionRoles()
 
     init() {}
 
@@ -53,19 +58,37 @@ final class CoordinatorWiring: Sendable {
         let store = broker.metadataStore
         let topicIds = TopicIdResolver(
             id: { name in store.topic(named: name).map(\.id) }, name: { id in store.topic(id: id)?.name })
+        let commitTimeoutMs = broker.config.raw["offsets.commit.timeout.ms"].flatMap { Int64($0) } ?? 5000
         let log = ConsumerOffsetsLog(
-            replicaManager: broker.replicaManager, purgatory: broker.purgatory, topicIds: topicIds, logger: broker.logger)
+            replicaManager: broker.replicaManager, topicIds: topicIds, logger: broker.logger,
+            write: { [weak broker] batch, partition in
+                guard let broker else { throw CommittedAppendFailure(code: .notLeaderOrFollower, message: "broker stopped") }
+                try await broker.appendCommitted(batch, to: partition, timeoutMs: commitTimeoutMs)
+            })
         // KIP-848 assignors read partition counts from the broker's metadata at the time they run.
         let service = GroupCoordinatorService(
             config: Self.coordinatorConfig(broker.config, numPartitions: numPartitions), log: log,
             clock: EventLoopCoordinatorClock(eventLoop: broker.eventLoopGroup.next()),
+            ownedPartitions: broker.zooKeeperStore != nil ? [] : nil,
             partitionCount: { name in store.topic(named: name).map { Int32($0.partitionCount) } })
         let logger = broker.logger
+        let clustered = broker.zooKeeperStore != nil
         state.withLockedValue {
             $0.service = service
             $0.log = log
             $0.numPartitions = numPartitions
             $0.offsetsTopicReady = existing != nil
+            $0.clustered = clustered
+        }
+        if clustered {
+            // Partitions load as this broker becomes their leader; the ones it leads already are loaded now.
+            let loader = Task { [weak self, weak broker] in
+                await service.start()
+                self?.state.withLockedValue { $0.loaded = true }
+                broker?.reconcileCoordinatorPartitions(topic: ConsumerOffsetsLog.topicName)
+            }
+            state.withLockedValue { $0.loader = loader }
+            return
         }
         let loader = Task { [weak self] in
             await beforeLoading()
@@ -74,15 +97,15 @@ final class CoordinatorWiring: Sendable {
             if existing != nil {
                 for partition in 0..<numPartitions {
                     if Task.isCancelled { return }
-                    let records: [CoordinatorRecord]
+                    let loaded: ConsumerOffsetsLog.Loaded
                     do {
-                        records = try log.readRecords(partition: partition)
+                        loaded = try log.load(partition: partition)
                     } catch {
                         logger.error("loading \(ConsumerOffsetsLog.topicName)-\(partition) failed: \(error); serving what was read")
-                        records = []
+                        loaded = .init()
                     }
-                    loadedRecords += records.count
-                    await service.load(partition: partition, records: records)
+                    loadedRecords += loaded.records.count
+                    await service.load(partition: partition, records: loaded.records, openTransactions: loaded.openTransactions)
                 }
             }
             await service.start()
@@ -131,6 +154,14 @@ final class CoordinatorWiring: Sendable {
         }
     }
 
+    /// Cluster mode once started: the service and its log, for loading and unloading partitions.
+    var clusterService: (service: GroupCoordinatorService, log: ConsumerOffsetsLog)? {
+        state.withLockedValue { s in
+            guard s.clustered, s.loaded, !s.stopped, let service = s.service, let log = s.log else { return nil }
+            return (service, log)
+        }
+    }
+
     func availability() -> Availability {
         state.withLockedValue { s in
             guard let service = s.service, !s.stopped else { return .unavailable(CoordinatorErrorCode.coordinatorNotAvailable) }
@@ -144,14 +175,17 @@ final class CoordinatorWiring: Sendable {
         if state.withLockedValue({ $0.offsetsTopicReady }) { return true }
         return creationLock.withLock {
             if broker.metadataStore.topic(named: ConsumerOffsetsLog.topicName) == nil {
-                let rf = Int16(broker.config.effectiveOffsetsTopicReplicationFactor(liveBrokers: 1))
+                // Alone: capped to this broker. In a cluster, as Kafka: created with exactly
+                // offsets.topic.replication.factor, refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
+                let rf = Int16(broker.zooKeeperStore == nil
+                    ? broker.config.effectiveOffsetsTopicReplicationFactor(liveBrokers: 1) : broker.config.offsetsTopicReplicationFactor)
                 do {
                     try broker.createTopic(
                         name: ConsumerOffsetsLog.topicName, partitions: offsetsTopicPartitionCount, replicationFactor: rf,
                         configs: Self.offsetsTopicConfigs(broker.config), isInternal: true)
                 } catch let failure as Broker.TopicCreationFailure {
                     if failure.code != .topicAlreadyExists {
-                        broker.logger.error("cannot create \(ConsumerOffsetsLog.topicName): \(failure.message)")
+                        broker.logger.warning("cannot create \(ConsumerOffsetsLog.topicName): \(failure.message)")
                         return false
                     }
                 } catch {

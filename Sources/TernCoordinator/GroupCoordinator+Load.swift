@@ -11,7 +11,17 @@ extension GroupCoordinator {
         loadingPartitions.insert(partition)
     }
 
-    public func load(partition: Int32, records: [CoordinatorRecord], now: Int64) -> [CoordinatorAction] {
+    /// - Parameter openTransactions: offsets of transactions still open at the end of the partition, by producer
+    ///   id: they stay pending until the transaction's marker commits or drops them.
+    public func load(
+        partition: Int32, records: [CoordinatorRecord], openTransactions: [Int64: [CoordinatorRecord]] = [:], now: Int64
+    ) -> [CoordinatorAction] {
+        for (producerId, staged) in openTransactions {
+            for case .offsetCommit(let key, let value?) in staged where self.partition(for: key.groupId) == partition {
+                pendingTransactionalOffsets[producerId, default: [:]][key.groupId, default: [:]][
+                    TopicPartition(topic: key.topic, partition: key.partition)] = value
+            }
+        }
         var metadata: [String: GroupMetadataRecordValue?] = [:]
         var offsets: [String: [TopicPartition: OffsetCommitRecordValue]] = [:]
         var consumer: [String: ConsumerGroupReplay] = [:]
@@ -122,6 +132,11 @@ extension GroupCoordinator {
                 cancel(.consumerSession(groupId: groupId, memberId: memberId))
                 cancel(.consumerRebalance(groupId: groupId, memberId: memberId))
             }
+        }
+        for groupId in pendingOffsetWrites.keys where self.partition(for: groupId) == partition { pendingOffsetWrites[groupId] = nil }
+        for (producerId, byGroup) in pendingTransactionalOffsets {
+            let kept = byGroup.filter { self.partition(for: $0.key) != partition }
+            pendingTransactionalOffsets[producerId] = kept.isEmpty ? nil : kept
         }
         loadingPartitions.remove(partition)
         if ownedPartitions != nil { ownedPartitions!.remove(partition) }

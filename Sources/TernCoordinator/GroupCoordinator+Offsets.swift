@@ -77,7 +77,9 @@ extension GroupCoordinator {
                 let value = OffsetCommitRecordValue(
                     offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch, metadata: metadata,
                     commitTimestamp: now, expireTimestamp: expireTimestamp)
-                offsets[TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = value
+                let tp = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
+                beginOffsetWrite(groupId: groupId, tp, durable: offsets[tp])
+                offsets[tp] = value
                 records.append(.offsetCommit(key: key, value: value))
                 errors.append(PartitionError(partitionIndex: partition.partitionIndex, errorCode: CoordinatorErrorCode.none))
             }
@@ -101,7 +103,14 @@ extension GroupCoordinator {
             if requireStable && hasPendingTransactionalOffset(groupId: request.groupId, topicPartition: tp) {
                 return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.unstableOffsetCommit)
             }
-            guard let value = offsets[tp] else {
+            // A commit still being written is not answered yet: the last durable offset is (Kafka's
+            // pendingOffsetCommits), or UNSTABLE_OFFSET_COMMIT to `require_stable` fetches.
+            let pending = pendingOffsetWrites[request.groupId]?[tp]
+            if pending != nil && requireStable {
+                return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.unstableOffsetCommit)
+            }
+            let visible: OffsetCommitRecordValue? = if let pending { pending.durable } else { offsets[tp] }
+            guard let value = visible else {
                 return OffsetFetchPartition(partitionIndex: tp.partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: CoordinatorErrorCode.none)
             }
             return OffsetFetchPartition(

@@ -6,8 +6,11 @@
 /// actions the driver must perform in order: append records to `__consumer_offsets`, arm or cancel timers, and
 /// answer parked requests. Nothing here does I/O or reads a clock, so tests and a simulator drive it directly.
 ///
-/// Differences from Kafka: in-memory state changes are applied before the records are durable; when an append
-/// fails the driver answers with an error but does not roll the state back (Kafka reverts to a snapshot).
+/// Offset commits are answered to OffsetFetch only once their records are durable and undone when the write
+/// fails (the driver reports each append with `appendCompleted`; GroupCoordinator+PendingOffsets.swift).
+/// Differences from Kafka: other in-memory state changes (membership) are applied before the records are
+/// durable; when such an append fails the driver answers with an error but does not roll the state back (Kafka
+/// reverts to a snapshot).
 /// Transactional offset commits (TxnOffsetCommit) wait in `pendingTransactionalOffsets` until the transaction's
 /// marker completes them (see GroupCoordinator+TxnOffsets.swift).
 public final class GroupCoordinator {
@@ -22,6 +25,8 @@ public final class GroupCoordinator {
     var loadingPartitions: Set<Int32> = []
     /// producer id -> group id -> offsets committed in the producer's open transaction.
     var pendingTransactionalOffsets: [Int64: [String: [TopicPartition: OffsetCommitRecordValue]]] = [:]
+    /// group id -> partitions whose OffsetCommit records are still being written (GroupCoordinator+PendingOffsets).
+    var pendingOffsetWrites: [String: [TopicPartition: PendingOffsetWrite]] = [:]
     private var pendingActions: [CoordinatorAction] = []
     private let makeUUID: () -> String
 

@@ -41,7 +41,9 @@ public actor GroupCoordinatorService {
     private var earlySyncs: [UInt64: SyncGroupResult] = [:]
     private var timers = TimerQueue()
     private var armed: (deadline: Int64, handle: CoordinatorTimerHandle)?
-    private var appendTail: Task<Int16?, Never>?
+    /// The last append queued per `__consumer_offsets` partition: appends to one partition happen in order, while
+    /// a slow partition (acks=all waiting for a lagging replica) does not hold up the others.
+    private var appendTails: [Int32: Task<Int16?, Never>] = [:]
 
     public init(
         config: GroupCoordinatorConfig = GroupCoordinatorConfig(), log: any CoordinatorLogWriter,
@@ -133,9 +135,9 @@ public actor GroupCoordinatorService {
     public func commitTransactionalOffsets(_ input: GroupCoordinator.TxnOffsetCommitInput) async -> OffsetCommitResult {
         let (result, records) = machine.commitTransactionalOffsets(input, now: clock.nowMs())
         guard !records.isEmpty else { return result }
-        let previous = appendTail
         let log = self.log
         let partition = machine.partition(for: input.groupId)
+        let previous = appendTails[partition]
         let task = Task<Int16?, Never> {
             _ = await previous?.value
             do {
@@ -148,7 +150,7 @@ public actor GroupCoordinatorService {
                 return CoordinatorErrorCode.coordinatorNotAvailable
             }
         }
-        appendTail = task
+        appendTails[partition] = task
         guard let failure = await task.value else { return result }
         var failed = result
         for t in failed.topics.indices {
@@ -201,8 +203,8 @@ public actor GroupCoordinatorService {
     }
 
     /// Replays a partition's records (read by the broker from `__consumer_offsets`) and starts serving it.
-    public func load(partition: Int32, records: [CoordinatorRecord]) async {
-        _ = await perform(machine.load(partition: partition, records: records, now: clock.nowMs()))
+    public func load(partition: Int32, records: [CoordinatorRecord], openTransactions: [Int64: [CoordinatorRecord]] = [:]) async {
+        _ = await perform(machine.load(partition: partition, records: records, openTransactions: openTransactions, now: clock.nowMs()))
     }
 
     public func unload(partition: Int32) async {
@@ -272,21 +274,29 @@ public actor GroupCoordinatorService {
     }
 
     private func enqueueAppend(partition: Int32, records: [CoordinatorRecord]) -> Task<Int16?, Never> {
-        let previous = appendTail
+        let previous = appendTails[partition]
         let log = self.log
         let task = Task<Int16?, Never> {
             _ = await previous?.value
+            let failure: Int16?
             do {
                 try await log.append(partition: partition, records: records)
-                return nil
+                failure = nil
             } catch let error as CoordinatorAppendError {
-                return error.errorCode
+                failure = error.errorCode
             } catch {
-                return CoordinatorErrorCode.coordinatorNotAvailable
+                failure = CoordinatorErrorCode.coordinatorNotAvailable
             }
+            // Before anyone is answered: the commit becomes visible (or is undone) first.
+            await self.appendCompleted(records, succeeded: failure == nil)
+            return failure
         }
-        appendTail = task
+        appendTails[partition] = task
         return task
+    }
+
+    private func appendCompleted(_ records: [CoordinatorRecord], succeeded: Bool) {
+        machine.appendCompleted(records, succeeded: succeeded)
     }
 
     private func resumeJoin(_ id: UInt64, _ result: JoinGroupResult) {

@@ -14,11 +14,23 @@
 /// in-memory transition in place (the next request or a restart reconciles it).
 public final class TransactionCoordinator {
     public let config: TransactionCoordinatorConfig
-    public private(set) var transactions: [String: TransactionMetadata] = [:]
+    public internal(set) var transactions: [String: TransactionMetadata] = [:]
     private let allocateProducerId: () -> Int64?
+    /// `__transaction_state` partitions this coordinator serves; nil means all of them (a broker alone).
+    /// See TransactionCoordinator+Ownership.swift.
+    var ownedPartitions: Set<Int32>?
+    var loadingPartitions: Set<Int32> = []
+    /// Leader epoch of each owned partition: the coordinator epoch its markers carry.
+    var coordinatorEpochs: [Int32: Int32] = [:]
 
-    public init(config: TransactionCoordinatorConfig = TransactionCoordinatorConfig(), allocateProducerId: @escaping () -> Int64?) {
+    /// - Parameter ownedPartitions: nil to serve every transactional id; otherwise only those hashing to these
+    ///   (a cluster: the partitions of `__transaction_state` this broker leads, added by `load`).
+    public init(
+        config: TransactionCoordinatorConfig = TransactionCoordinatorConfig(), ownedPartitions: Set<Int32>? = nil,
+        allocateProducerId: @escaping () -> Int64?
+    ) {
         self.config = config
+        self.ownedPartitions = ownedPartitions
         self.allocateProducerId = allocateProducerId
     }
 
@@ -38,6 +50,7 @@ public final class TransactionCoordinator {
     public func initProducerId(
         transactionalId: String, transactionTimeoutMs: Int32, expectedProducerId: Int64 = -1, expectedEpoch: Int16 = -1, now: Int64
     ) -> (InitProducerIdResult, [TransactionAction]) {
+        if let error = coordinatorError(for: transactionalId) { return (InitProducerIdResult(errorCode: error), []) }
         guard transactionTimeoutMs > 0, transactionTimeoutMs <= config.transactionMaxTimeoutMs else {
             return (InitProducerIdResult(errorCode: TransactionErrorCode.invalidTransactionTimeout), [])
         }
@@ -92,6 +105,7 @@ public final class TransactionCoordinator {
     public func addPartitions(
         transactionalId: String, producerId: Int64, producerEpoch: Int16, partitions: [TopicPartition], now: Int64
     ) -> (Int16, [TransactionAction]) {
+        if let error = coordinatorError(for: transactionalId) { return (error, []) }
         guard var txn = transactions[transactionalId] else { return (TransactionErrorCode.invalidProducerIdMapping, []) }
         if let error = validate(txn, producerId: producerId, producerEpoch: producerEpoch) { return (error, []) }
         if txn.state.isCompleting || txn.state == .dead { return (TransactionErrorCode.concurrentTransactions, []) }
@@ -111,6 +125,7 @@ public final class TransactionCoordinator {
 
     /// AddPartitionsToTxn v4+ `verify_only`: NONE when every partition is in the open transaction.
     public func verifyPartitions(transactionalId: String, producerId: Int64, producerEpoch: Int16, partitions: [TopicPartition]) -> Int16 {
+        if let error = coordinatorError(for: transactionalId) { return error }
         guard let txn = transactions[transactionalId] else { return TransactionErrorCode.invalidProducerIdMapping }
         if let error = validate(txn, producerId: producerId, producerEpoch: producerEpoch) { return error }
         return txn.state == .ongoing && Set(partitions).isSubset(of: txn.partitions) ? 0 : TransactionErrorCode.invalidTxnState
@@ -127,6 +142,7 @@ public final class TransactionCoordinator {
     /// TxnOffsetCommit is accepted only from the producer of an open transaction (checked by the group coordinator
     /// in Kafka through the producer epoch; here the broker asks).
     public func isCurrent(transactionalId: String, producerId: Int64, producerEpoch: Int16) -> Int16 {
+        if let error = coordinatorError(for: transactionalId) { return error }
         guard let txn = transactions[transactionalId] else { return TransactionErrorCode.invalidProducerIdMapping }
         return validate(txn, producerId: producerId, producerEpoch: producerEpoch) ?? 0
     }
@@ -136,6 +152,7 @@ public final class TransactionCoordinator {
     public func endTransaction(
         transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool, now: Int64
     ) -> (Int16, [TransactionAction]) {
+        if let error = coordinatorError(for: transactionalId) { return (error, []) }
         guard var txn = transactions[transactionalId] else { return (TransactionErrorCode.invalidProducerIdMapping, []) }
         if let error = validate(txn, producerId: producerId, producerEpoch: producerEpoch) { return (error, []) }
         switch txn.state {
@@ -229,7 +246,8 @@ public final class TransactionCoordinator {
     private func markers(_ txn: TransactionMetadata, commit: Bool) -> TransactionMarkers {
         TransactionMarkers(
             transactionalId: txn.transactionalId, producerId: txn.producerId, producerEpoch: txn.producerEpoch, commit: commit,
-            coordinatorEpoch: config.coordinatorEpoch, partitions: txn.partitions.sorted())
+            coordinatorEpoch: coordinatorEpochs[partition(for: txn.transactionalId)] ?? config.coordinatorEpoch,
+            partitions: txn.partitions.sorted())
     }
 
     private func append(_ txn: TransactionMetadata) -> TransactionAction {

@@ -77,6 +77,28 @@ public actor TransactionCoordinatorService {
         _ = await perform(machine.load(records: records, now: clock.nowMs()))
     }
 
+    // MARK: - Partition ownership (TransactionCoordinator+Ownership.swift)
+
+    public func beginLoading(partition: Int32) {
+        machine.beginLoading(partition: partition)
+    }
+
+    /// Replays one `__transaction_state` partition this broker now leads (at `coordinatorEpoch`) and resumes its
+    /// transactions.
+    public func load(partition: Int32, coordinatorEpoch: Int32, records: [TransactionRecord]) async {
+        _ = await perform(machine.load(partition: partition, coordinatorEpoch: coordinatorEpoch, records: records, now: clock.nowMs()))
+    }
+
+    /// Another broker leads the partition now: its transactions' timers and pending marker retries stop here.
+    public func unload(partition: Int32) {
+        for id in machine.unload(partition: partition) {
+            timers.removeValue(forKey: id)?.cancel()
+            failedMarkers[id] = nil
+        }
+    }
+
+    public func owns(partition: Int32) -> Bool { machine.owns(partition: partition) }
+
     public func shutdown() {
         for handle in timers.values { handle.cancel() }
         timers = [:]
@@ -116,10 +138,15 @@ public actor TransactionCoordinatorService {
                     try await environment.writeMarkers(markers)
                     failedMarkers[markers.transactionalId] = nil
                     if let f = await perform(machine.markersWritten(markers, now: clock.nowMs())), failure == nil { failure = f }
+                } catch let incomplete as TransactionMarkersIncomplete {
+                    var rest = markers
+                    rest.partitions = incomplete.remaining
+                    // An unloaded transaction is the new coordinator's to finish.
+                    if machine.transactions[markers.transactionalId] != nil { failedMarkers[markers.transactionalId] = rest }
                 } catch {
                     // The transaction stays PrepareCommit/PrepareAbort (clients get CONCURRENT_TRANSACTIONS) until
                     // a retry writes the markers.
-                    failedMarkers[markers.transactionalId] = markers
+                    if machine.transactions[markers.transactionalId] != nil { failedMarkers[markers.transactionalId] = markers }
                 }
             case .scheduleTimeout(let id, let deadline):
                 timers[id]?.cancel()

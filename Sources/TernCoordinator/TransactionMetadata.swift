@@ -83,6 +83,25 @@ public struct TransactionMarkers: Sendable, Equatable {
     public var commit: Bool
     public var coordinatorEpoch: Int32
     public var partitions: [TopicPartition]
+
+    public init(
+        transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32,
+        partitions: [TopicPartition]
+    ) {
+        self.transactionalId = transactionalId
+        self.producerId = producerId
+        self.producerEpoch = producerEpoch
+        self.commit = commit
+        self.coordinatorEpoch = coordinatorEpoch
+        self.partitions = partitions
+    }
+}
+
+/// Thrown by ``TransactionCoordinatorEnvironment/writeMarkers(_:)`` when only some partitions got their marker:
+/// the retry writes the remaining ones only (a second marker for a partition would end nothing but costs a batch).
+public struct TransactionMarkersIncomplete: Error, Sendable {
+    public var remaining: [TopicPartition]
+    public init(remaining: [TopicPartition]) { self.remaining = remaining }
 }
 
 /// What the transaction state machine asks its driver to do, in order.
@@ -114,6 +133,7 @@ public enum TransactionErrorCode {
     public static let none: Int16 = 0
     public static let coordinatorLoadInProgress: Int16 = 14
     public static let coordinatorNotAvailable: Int16 = 15
+    public static let notCoordinator: Int16 = 16
     public static let invalidProducerEpoch: Int16 = 47
     public static let invalidTxnState: Int16 = 48
     public static let invalidProducerIdMapping: Int16 = 49

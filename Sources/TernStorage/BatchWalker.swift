@@ -28,6 +28,8 @@ struct BatchWalker {
     private(set) var position: Int64
     private var buffer: ByteBuffer
     private var bufferStart: Int64
+    /// The size of the batch just walked, to size the next read in headers-only mode.
+    private var lastBatchSize = 0
 
     init(file: SegmentFile, from position: Int64, end: Int64, wholeBatches: Bool = false, verifyCRC: Bool = false) {
         self.file = file
@@ -45,7 +47,9 @@ struct BatchWalker {
         if position >= bufferStart && position + Int64(length) <= have { return true }
         let available = end - position
         guard Int64(length) <= available else { return false }
-        let toRead = Int(min(available, Int64(max(length, Self.chunkSize))))
+        // Headers only and large batches: a chunk would mostly hold the body of the batch, so read the header alone.
+        let chunk = wholeBatches || lastBatchSize < Self.chunkSize / 4 ? Self.chunkSize : length
+        let toRead = Int(min(available, Int64(max(length, chunk))))
         buffer = try file.read(at: position, length: toRead)
         bufferStart = position
         return buffer.writerIndex >= length
@@ -84,6 +88,7 @@ struct BatchWalker {
         }
         let at = position
         position += Int64(size)
+        lastBatchSize = size
         return .batch(position: at, header: header, bytes: bytes)
     }
 }

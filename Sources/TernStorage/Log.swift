@@ -105,17 +105,18 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
 
     // MARK: Append
 
-    /// Appends already-validated magic v2 batches (one or more, concatenated) with a single write.
+    /// Appends already-validated magic v2 batches (one or more, concatenated) with a single write (plus one
+    /// 16-byte write per batch for the assigned header fields).
     ///
-    /// With `assignOffsets` (leader appends) each batch's baseOffset and partitionLeaderEpoch are rewritten in
-    /// place (the CRC does not cover them); under `message.timestamp.type=LogAppendTime` the timestamp type bit
+    /// With `assignOffsets` (leader appends) each batch's baseOffset and partitionLeaderEpoch are set in the
+    /// stored copy (the CRC does not cover them); under `message.timestamp.type=LogAppendTime` the timestamp type bit
     /// and maxTimestamp are set to the broker clock and the CRC recomputed. Without it (replication) the batches
     /// keep their offsets, which must start at or after the log end.
     /// Throws `recordListTooLarge` when the append exceeds segment.bytes, `messageTooLarge` when a batch exceeds
     /// max.message.bytes, `corruptRecord` when the bytes are not whole v2 batches.
     ///
-    /// `batches` is consumed: when the caller hands over its last reference the header fields are patched in
-    /// place; otherwise the first patch copies the buffer (copy-on-write).
+    /// `batches` is not copied: the new base offsets and leader epochs are written over the file's copy of each
+    /// header (only LogAppendTime, which recomputes the CRC, patches the buffer, copying it when it is shared).
     @discardableResult
     public func append(batches: consuming ByteBuffer, leaderEpoch: Int32 = -1, assignOffsets: Bool = true) throws -> LogAppendInfo {
         let now = clock.nowMs()
@@ -137,6 +138,7 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
         }
         let logAppendTime = state.config.messageTimestampType == .logAppendTime
         var batches: [LogSegment.BatchInfo] = []
+        var patches: [LogSegment.HeaderPatch] = []
         var epochs: [(epoch: Int32, offset: Int64)] = []
         var index = buffer.readerIndex
         var nextOffset = state.logEndOffset
@@ -156,9 +158,14 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
             var batchMaxTimestamp = header.maxTimestamp
             if assignOffsets {
                 baseOffset = nextOffset
-                buffer.setInteger(baseOffset, at: index)
-                buffer.setInteger(leaderEpoch, at: index + 12)
-                if logAppendTime {
+                if !logAppendTime {
+                    // The bytes usually share storage with the connection's read buffer: patching them would copy
+                    // the whole batch; the segment writes the new offset and epoch over the file's copy instead.
+                    patches.append(.init(at: index - buffer.readerIndex, baseOffset: baseOffset, batchLength: header.batchLength,
+                                         leaderEpoch: leaderEpoch))
+                } else {
+                    buffer.setInteger(baseOffset, at: index)
+                    buffer.setInteger(leaderEpoch, at: index + 12)
                     var attributes = header.attributes
                     attributes.isLogAppendTime = true
                     buffer.setInteger(attributes.rawValue, at: index + RecordBatchHeader.attributesOffset)
@@ -193,7 +200,7 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
             try rollLocked(newBaseOffset: firstOffset, now: now)
             flushUpTo = firstOffset  // Kafka flushes the rolled segment right away (here: outside the lock)
         }
-        try state.segments.last!.append(buffer, batches: batches)
+        try state.segments.last!.append(buffer, batches: batches, patches: patches)
         state.logEndOffset = nextOffset
 
         var epochChanged = false

@@ -12,7 +12,7 @@ import Logging
 ///    Unclean shutdown: every segment from the one holding the recovery point on is recovered (batch size, magic,
 ///    offsets and CRC32C checked; indexes rebuilt). The file is truncated at the first bad batch, which is logged
 ///    with the file name and byte counts, and every later segment is deleted: nothing after a hole can be trusted.
-/// 4. The recovered segments are fsynced, so the recovery point can move to the log end.
+/// 4. The recovered tail is not fsynced (as Kafka): the recovery point stays at the checkpoint until the next flush.
 enum LogLoader {
     static let leftoverSuffixes = [".cleaned", ".tmp", ".deleted"]
 
@@ -56,12 +56,15 @@ enum LogLoader {
         var logEndOffset: Int64
         if hadCleanShutdown, let next = try segments.last!.readNextOffset() {
             logEndOffset = next
+            recoveryPoint = logEndOffset  // a clean shutdown flushed everything
         } else {
             if hadCleanShutdown { recoveryPoint = segments.last!.baseOffset }  // tail unreadable: recover it
             logEndOffset = try recover(&segments, from: recoveryPoint, dir: dir, logger: logger)
-            try flushRecovered(segments, from: recoveryPoint)
+            // As Kafka: the recovered tail is not fsynced here and the recovery point stays where it was (a second
+            // crash scans the tail again); the next flush moves it. An fsync of gigabytes just written before the
+            // crash would hold start-up for seconds.
+            recoveryPoint = min(recoveryPoint, logEndOffset)
         }
-        recoveryPoint = logEndOffset
 
         var logStartOffset = max(checkpointedLogStart ?? segments[0].baseOffset, segments[0].baseOffset)
         logStartOffset = min(logStartOffset, logEndOffset)
@@ -105,13 +108,5 @@ enum LogLoader {
         }
         let active = segments.last!
         return try active.readNextOffset() ?? active.baseOffset
-    }
-
-    private static func flushRecovered(_ segments: [LogSegment], from recoveryPoint: Int64) throws {
-        let first = segments.lastIndex(where: { $0.baseOffset <= recoveryPoint }) ?? 0
-        for segment in segments[first...] {
-            try segment.flushIndexes()
-            try segment.file.sync()
-        }
     }
 }

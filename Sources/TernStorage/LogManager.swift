@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 
@@ -27,8 +28,16 @@ public final class LogManager: @unchecked Sendable {  // mutable state is behind
     private var logDirOf: [TopicPartition: String] = [:]
     private var deleteCounter = 0
 
-    public init(logDirs: [String], defaultConfig: LogConfig = LogConfig(), clock: LogClock = .system, logger: Logger = Logger(label: "tern.storage")) {
+    /// Threads that open (and after a crash recover) the logs of a log dir at startup; 2 as Kafka 4.0's
+    /// num.recovery.threads.per.data.dir.
+    public let recoveryThreads: Int
+
+    public init(
+        logDirs: [String], defaultConfig: LogConfig = LogConfig(), clock: LogClock = .system,
+        logger: Logger = Logger(label: "tern.storage"), recoveryThreads: Int = 2
+    ) {
         precondition(!logDirs.isEmpty, "log.dirs must name at least one directory")
+        self.recoveryThreads = recoveryThreads
         self.logDirs = logDirs
         self.defaultConfig = defaultConfig
         self.clock = clock
@@ -52,7 +61,7 @@ public final class LogManager: @unchecked Sendable {  // mutable state is behind
             if !clean && hasLogs {
                 logger.warning("Unclean shutdown detected, recovering logs", metadata: ["logDir": "\(logDir)"])
             }
-            var recovered = 0
+            var work: [(tp: TopicPartition, path: String, config: LogConfig)] = []
             for name in try FileSystem.listDirectory(logDir).sorted() {
                 let path = logDir + "/" + name
                 guard FileSystem.isDirectory(path) else { continue }
@@ -65,22 +74,45 @@ public final class LogManager: @unchecked Sendable {  // mutable state is behind
                     logger.error("Duplicate log directory for partition, ignoring", metadata: ["dir": "\(path)"])
                     continue
                 }
-                let log = try LogLoader.load(
-                    dir: path, topicPartition: tp, config: configFor(tp) ?? defaultConfig,
-                    recoveryPoint: recoveryPoints[tp], logStartOffset: logStarts[tp], hadCleanShutdown: clean,
-                    clock: clock, logger: logger)
-                lock.withLock {
-                    logs[tp] = log
-                    logDirOf[tp] = logDir
-                }
-                recovered += 1
+                work.append((tp, path, configFor(tp) ?? defaultConfig))
             }
+            for log in try load(work, recoveryPoints: recoveryPoints, logStarts: logStarts, clean: clean) {
+                lock.withLock {
+                    logs[log.topicPartition] = log
+                    logDirOf[log.topicPartition] = logDir
+                }
+            }
+            let recovered = work.count
             // Removed only once every log of the dir is loaded: a crash during loading recovers again.
             try FileSystem.remove(marker)
             logger.info("Loaded logs", metadata: ["logDir": "\(logDir)", "partitions": "\(recovered)", "clean": "\(clean)"])
         }
         if !allClean { try checkpoint() }
         return allClean
+    }
+
+    /// Opens the logs of one log dir on `recoveryThreads` threads (Kafka's num.recovery.threads.per.data.dir): after
+    /// a crash each log's unflushed tail is read and CRC-checked, which keeps a core busy per log.
+    private func load(
+        _ work: [(tp: TopicPartition, path: String, config: LogConfig)], recoveryPoints: [TopicPartition: Int64],
+        logStarts: [TopicPartition: Int64], clean: Bool
+    ) throws -> [Log] {
+        let threads = max(1, min(recoveryThreads, work.count))
+        let results = NIOLockedValueBox([Result<Log, any Error>?](repeating: nil, count: work.count))
+        let clock = self.clock, logger = self.logger
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for i in stride(from: thread, to: work.count, by: threads) {
+                let item = work[i]
+                let result = Result {
+                    try LogLoader.load(
+                        dir: item.path, topicPartition: item.tp, config: item.config,
+                        recoveryPoint: recoveryPoints[item.tp], logStartOffset: logStarts[item.tp],
+                        hadCleanShutdown: clean, clock: clock, logger: logger)
+                }
+                results.withLockedValue { $0[i] = result }
+            }
+        }
+        return try results.withLockedValue { $0 }.map { try $0!.get() }
     }
 
     public func getLog(_ topicPartition: TopicPartition) -> Log? {

@@ -131,10 +131,28 @@ final class LogSegment {
     }
 
     /// Appends `buffer` (whole batches, described by `batches`) with one write, then indexes them.
-    func append(_ buffer: ByteBuffer, batches: [BatchInfo]) throws {
+    /// The first 16 bytes of a batch header as the leader assigns them (base offset, length, leader epoch), for
+    /// the batch at byte `at` of an appended buffer.
+    struct HeaderPatch {
+        var at: Int
+        var baseOffset: Int64
+        var batchLength: Int32
+        var leaderEpoch: Int32
+    }
+
+    func append(_ buffer: ByteBuffer, batches: [BatchInfo], patches: [HeaderPatch] = []) throws {
         try ensureIndexesLoaded()
         do {
             try file.write(buffer, at: size)
+            // Readers see the bytes only once `size` moves past them, so they never see an unpatched header.
+            for patch in patches {
+                try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { raw in
+                    raw.storeBytes(of: patch.baseOffset.bigEndian, toByteOffset: 0, as: Int64.self)
+                    raw.storeBytes(of: patch.batchLength.bigEndian, toByteOffset: 8, as: Int32.self)
+                    raw.storeBytes(of: patch.leaderEpoch.bigEndian, toByteOffset: 12, as: Int32.self)
+                    try file.write(bytes: UnsafeRawBufferPointer(raw), at: size + Int64(patch.at))
+                }
+            }
         } catch {
             try? file.truncate(to: size)  // drop a partial write so the file never holds a torn batch we ack'd
             throw error

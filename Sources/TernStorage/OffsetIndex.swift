@@ -11,7 +11,8 @@
 /// Segments past the recovery point get their index rebuilt from the log; for older segments `load` keeps the
 /// valid prefix, and an entry that breaks the ordering or points past the log file means corruption: the caller
 /// rebuilds the index from the log. Never fatal.
-struct OffsetIndex {
+/// Public (init, append, lookup) only so Benchmarks/ can time the lookup.
+public struct OffsetIndex {
     static let entrySize = 8
 
     let path: String
@@ -24,7 +25,7 @@ struct OffsetIndex {
     /// What the file last received (entries, trimmed, fsynced), so unchanged indexes cost no system call.
     private var persistedState: (count: Int, trimmed: Bool, synced: Bool)?
 
-    init(path: String, baseOffset: Int64, maxIndexSize: Int) {
+    public init(path: String, baseOffset: Int64, maxIndexSize: Int) {
         self.path = path
         self.baseOffset = baseOffset
         self.maxEntries = max(1, maxIndexSize / Self.entrySize)
@@ -55,7 +56,7 @@ struct OffsetIndex {
         return index
     }
 
-    mutating func append(offset: Int64, position: Int64) {
+    public mutating func append(offset: Int64, position: Int64) {
         let relative = Int32(truncatingIfNeeded: offset - baseOffset)
         if let last = positions.last, Int64(last) >= position || relativeOffsets.last! >= relative { return }
         guard !isFull else { return }
@@ -64,7 +65,7 @@ struct OffsetIndex {
     }
 
     /// The entry with the largest offset <= `target`, or (baseOffset, 0): where to start scanning for `target`.
-    func lookup(_ target: Int64) -> (offset: Int64, position: Int64) {
+    public func lookup(_ target: Int64) -> (offset: Int64, position: Int64) {
         let relative = target - baseOffset
         var low = 0, high = count - 1, found = -1
         while low <= high {

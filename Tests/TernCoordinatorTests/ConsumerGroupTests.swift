@@ -165,8 +165,9 @@ final class TopicCounts: @unchecked Sendable {
     @Test func offsetCommitsUseMemberEpochs() {
         let (h, gc, _) = make()
         _ = beat(h, gc, join("A"))
-        let ok = gc.commitOffsets(commitInput("cg", generation: 1, member: "A", [("orders", 0, 10)]), now: h.now).0
+        let (ok, written) = gc.commitOffsets(commitInput("cg", generation: 1, member: "A", [("orders", 0, 10)]), now: h.now)
         #expect(codes(ok) == [0])
+        for case .append(_, let records) in written { gc.appendCompleted(records, succeeded: true) }
         #expect(codes(gc.commitOffsets(commitInput("cg", generation: 0, member: "A", [("orders", 0, 10)]), now: h.now).0) == [CoordinatorErrorCode.staleMemberEpoch])
         #expect(codes(gc.commitOffsets(commitInput("cg", generation: 2, member: "A", [("orders", 0, 10)]), now: h.now).0) == [CoordinatorErrorCode.fencedMemberEpoch])
         #expect(codes(gc.commitOffsets(commitInput("cg", generation: 1, member: "X", [("orders", 0, 10)]), now: h.now).0) == [CoordinatorErrorCode.unknownMemberId])

@@ -137,12 +137,14 @@ import Testing
         let dir = TempDir()
         var config = LogConfig()
         config.segmentBytes = 1024
+        var checkpointed: Int64 = -1
         do {
             let manager = makeManager(dir, config: config)
             try manager.startup()
             let log = try manager.getOrCreateLog(tp)
             for _ in 0..<10 { try log.append(batches: BatchBuilder.batch(count: 4, valueSize: 30)) }
             try manager.checkpoint()  // recovery point as of the rolls so far
+            checkpointed = log.recoveryPoint
             for _ in 0..<10 { try log.append(batches: BatchBuilder.batch(count: 4, valueSize: 30)) }
             try log.flush()  // flushed, but the checkpoint is never written: crash
             #expect(log.recoveryPoint == 80)
@@ -150,7 +152,9 @@ import Testing
         let (manager, log, clean) = try reopen(dir, config: config)
         #expect(!clean)
         #expect(log.logEndOffset == 80)
-        #expect(log.recoveryPoint == 80)
+        // As Kafka: recovery does not fsync, so the recovery point stays at the checkpoint until the next flush.
+        #expect(checkpointed < 80)
+        #expect(log.recoveryPoint == checkpointed)
         #expect(records(try log.read(from: 40, maxBytes: 1 << 20).records).first!.offset == 40)
         try manager.shutdown()
         let text = try String(contentsOfFile: dir.path + "/data/recovery-point-offset-checkpoint", encoding: .utf8)

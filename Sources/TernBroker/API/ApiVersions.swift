@@ -74,6 +74,7 @@ public enum SupportedApis {
         .addOffsetsToTxn: 0...4,
         .endTxn: 0...4,
         .txnOffsetCommit: 0...4,
+        .writeTxnMarkers: 0...1,
     ]
 
     static func apiVersionList() -> [ApiVersionsResponse.ApiVersion] {

@@ -94,6 +94,7 @@ extension Broker {
         }
         if !partition.isLeader && l.leader >= 0 { ensureFetcher(for: l.leader) }
         purgatory.notify(.init(topic: partition.topicPartition.topic, partition: partition.topicPartition.partition))
+        coordinatorPartitionRoleChanged(partition)
     }
 
     private func ensureFetcher(for leader: Int32) {

@@ -8,27 +8,32 @@ import TernStorage
 /// The group coordinator's storage: the partitions of the internal topic `__consumer_offsets`.
 ///
 /// Writing: each `append` becomes one uncompressed v2 record batch (CreateTime, no producer id), appended to the
-/// partition as the broker's own write (`Partition.appendInternal`) and visible to fetchers at once. On a single
-/// broker the append is committed when it returns (the ISR is this replica), which is what the coordinator's
-/// acks=all contract asks for. Kafka does not fsync either: after a crash the log recovers to its last valid batch.
+/// partition as the broker's own write with acks=all semantics (`Broker.appendCommitted`): only on the leader, and
+/// it returns once every in-sync replica has it (at once on a single broker), within `offsets.commit.timeout.ms`.
+/// Failures become the codes Kafka's `GroupMetadataManager` answers (`CoordinatorAppendErrors`): e.g.
+/// NOT_ENOUGH_REPLICAS -> COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR.
+/// Kafka does not fsync either: after a crash the log recovers to its last valid batch.
 ///
-/// Reading: `readRecords(partition:)` replays a partition from its log start offset to its end, in log order,
+/// Reading: `load(partition:)` replays a partition from its log start offset to its end, in log order,
 /// for `GroupCoordinatorService.load`. Control batches and records of other coordinators (KIP-848 consumer
 /// groups) are skipped; a record that does not decode is skipped with a warning rather than failing the load.
 final class ConsumerOffsetsLog: CoordinatorLogWriter {
     static let topicName = "__consumer_offsets"
 
+    /// Writes a batch to a partition and returns once it is committed; throws `CommittedAppendFailure`.
+    typealias Write = @Sendable (ByteBuffer, Partition) async throws -> Void
+
     private let replicaManager: ReplicaManager
-    private let purgatory: FetchPurgatory
     private let logger: Logger
     private let topicIds: TopicIdResolver
+    private let write: Write
     private let closed = NIOLockedValueBox(false)
 
-    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, topicIds: TopicIdResolver, logger: Logger) {
+    init(replicaManager: ReplicaManager, topicIds: TopicIdResolver, logger: Logger, write: @escaping Write) {
         self.replicaManager = replicaManager
-        self.purgatory = purgatory
         self.topicIds = topicIds
         self.logger = logger
+        self.write = write
     }
 
     /// After this every append fails with NOT_COORDINATOR (broker shutdown: the logs are about to close).
@@ -42,13 +47,18 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
         }
         let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds)
+        let offsetsOnly = records.allSatisfy { if case .offsetCommit = $0 { return true } else { return false } }
+        try await commit(batch, to: partition, offsetsOnly: offsetsOnly)
+    }
+
+    private func commit(_ batch: ByteBuffer, to partition: Partition, offsetsOnly: Bool) async throws {
         do {
-            try partition.appendInternal(batch)
-        } catch {
-            logger.error("append to \(Self.topicName)-\(index) failed: \(error)")
-            throw error
+            try await write(batch, partition)
+        } catch let failure as CommittedAppendFailure {
+            logger.warning("append to \(partition.topicPartition) failed: \(failure)")
+            throw CoordinatorAppendError(
+                errorCode: offsetsOnly ? CoordinatorAppendErrors.offsetCommit(failure.code) : CoordinatorAppendErrors.groupMetadata(failure.code))
         }
-        purgatory.notify(.init(topic: Self.topicName, partition: index))
     }
 
     /// TxnOffsetCommit: the records as one transactional batch of the producer; they count only once the
@@ -60,8 +70,7 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.coordinatorNotAvailable)
         }
         let batch = try Self.batch(of: records, now: Broker.nowMs(), topicIds: topicIds, producer: (producerId, producerEpoch))
-        try partition.appendInternal(batch)
-        purgatory.notify(.init(topic: Self.topicName, partition: index))
+        try await commit(batch, to: partition, offsetsOnly: true)
     }
 
     /// One v2 batch holding `records` in order, every record stamped `now`; transactional when `producer` is given.
@@ -80,16 +89,28 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
         return try builder.build()
     }
 
-    /// Every coordinator record of a partition, oldest first.
-    func readRecords(partition index: Int32) throws -> [CoordinatorRecord] {
-        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return [] }
-        return try Self.readRecords(of: partition.log, topicIds: topicIds, logger: logger)
+    /// A partition's records as the coordinator loads them: committed ones in log order, and the offsets of
+    /// transactions still open at the end of the log, by producer id (their marker may come later).
+    struct Loaded {
+        var records: [CoordinatorRecord] = []
+        var openTransactions: [Int64: [CoordinatorRecord]] = [:]
+    }
+
+    /// Every coordinator record of a partition, oldest first, and the open transactions' offsets.
+    func load(partition index: Int32) throws -> Loaded {
+        guard let partition = replicaManager.partition(topic: Self.topicName, index: index) else { return Loaded() }
+        return try Self.load(log: partition.log, topicIds: topicIds, logger: logger)
     }
 
     static func readRecords(of log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> [CoordinatorRecord] {
+        try load(log: log, topicIds: topicIds, logger: logger).records
+    }
+
+    /// Kafka keeps the offsets of a transaction still open at the end of the log pending, so that its marker,
+    /// written later (possibly by a new transaction coordinator after a failover), commits or drops them.
+    static func load(log: Log, topicIds: TopicIdResolver = .none, logger: Logger) throws -> Loaded {
         var records: [CoordinatorRecord] = []
-        // Transactional offset commits waiting for their marker, by producer id (still open at the end: dropped;
-        // their transaction is aborted or committed by the transaction coordinator after it loads).
+        // Transactional offset commits waiting for their marker, by producer id.
         var pendingTransactional: [Int64: [CoordinatorRecord]] = [:]
         var offset = log.logStartOffset
         let end = log.logEndOffset
@@ -127,6 +148,6 @@ final class ConsumerOffsetsLog: CoordinatorLogWriter {
             guard next > offset else { break }
             offset = next
         }
-        return records
+        return Loaded(records: records, openTransactions: pendingTransactional)
     }
 }

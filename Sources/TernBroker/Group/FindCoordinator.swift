@@ -3,12 +3,15 @@ import TernCoordinator
 
 /// FindCoordinator (key 10), versions 0-6.
 /// v0-3 carry one `key` (v0 always a group); v4+ a batch of `coordinator_keys` of one `key_type`, answered one
-/// `Coordinator` entry per key (KIP-699). Key type 0 (group): this broker, at the advertised endpoint of the
-/// listener the client connected through, after creating `__consumer_offsets` if needed (Kafka answers
-/// COORDINATOR_NOT_AVAILABLE while it creates the topic; Tern creates it before answering). Key type 1
-/// (transaction): this broker likewise, after creating `__transaction_state` if needed. Any other key type
-/// (share groups included, which Tern does not run): INVALID_REQUEST. The error message is null without an error,
-/// otherwise Kafka's default message for the code. Errors carry node id -1, host "" and port -1 (`Node.noNode`).
+/// `Coordinator` entry per key (KIP-699). Key type 0 (group) maps the key to partition
+/// `abs(hash(key)) % offsets.topic.num.partitions` of `__consumer_offsets`, key type 1 (transaction) to partition
+/// `abs(hash(key)) % transaction.state.log.num.partitions` of `__transaction_state`; the coordinator is that
+/// partition's leader, at its advertised endpoint for the listener the client connected through. The internal
+/// topic is created on first use; while it cannot be (a cluster with fewer live brokers than its replication
+/// factor) or the partition has no live leader, the answer is COORDINATOR_NOT_AVAILABLE, as Kafka's. A broker alone
+/// leads every partition and answers itself. Any other key type (share groups included, which Tern does not
+/// run): INVALID_REQUEST. The error message is null without an error, otherwise Kafka's default message for the
+/// code. Errors carry node id -1, host "" and port -1 (`Node.noNode`).
 extension Broker {
     func findCoordinator(_ request: FindCoordinatorRequest, _ ctx: RequestContext) -> FindCoordinatorResponse {
         var response = FindCoordinatorResponse()
@@ -35,7 +38,7 @@ extension Broker {
         return response
     }
 
-    private struct LocatedCoordinator {
+    fileprivate struct LocatedCoordinator {
         var errorCode: Int16
         var errorMessage: String?
         var nodeId: Int32 = -1
@@ -48,26 +51,38 @@ extension Broker {
     }
 
     private func locateCoordinator(keyType: Int8, key: String, _ ctx: RequestContext) -> LocatedCoordinator {
+        let topic: String
+        let partition: Int32
         switch keyType {
         case 0:
-            guard coordinator.ensureOffsetsTopic(broker: self) else {
-                return .error(.coordinatorNotAvailable, "The coordinator is not available.")
-            }
-            let partition = GroupPartitioner.partition(for: key, numPartitions: coordinator.offsetsTopicPartitionCount)
-            guard replicaManager.partition(topic: ConsumerOffsetsLog.topicName, index: partition) != nil else {
-                return .error(.coordinatorNotAvailable, "The coordinator is not available.")
-            }
-            let endpoint = coordinatorEndpoint(ctx)
-            return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
+            guard coordinator.ensureOffsetsTopic(broker: self) else { return .notAvailable }
+            topic = ConsumerOffsetsLog.topicName
+            partition = GroupPartitioner.partition(for: key, numPartitions: coordinator.offsetsTopicPartitionCount)
         case 1:
-            // The transaction coordinator (Txn/): this broker leads every `__transaction_state` partition.
-            guard transactions.ensureStateTopic(broker: self) else {
-                return .error(.coordinatorNotAvailable, "The coordinator is not available.")
-            }
-            let endpoint = coordinatorEndpoint(ctx)
-            return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
+            guard transactions.ensureStateTopic(broker: self) else { return .notAvailable }
+            topic = TransactionStateLog.topicName
+            partition = GroupPartitioner.partition(for: key, numPartitions: transactions.stateTopicPartitionCount)
         default:
             return .error(.invalidRequest, "Unknown coordinator type \(keyType)")
         }
+        guard zooKeeperStore != nil else {
+            guard replicaManager.partition(topic: topic, index: partition) != nil else { return .notAvailable }
+            let endpoint = coordinatorEndpoint(ctx)
+            return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port)
+        }
+        // Kafka answers from its metadata cache (what the controller last sent with UpdateMetadata).
+        guard let leader = metadataCache.leadership(of: .init(topic: topic, partition: partition))?.leader, leader >= 0,
+              let endpoint = Self.coordinatorNode(leader, listener: ctx.connection.listenerName, liveBrokers: metadataCache.liveBrokers())
+        else { return .notAvailable }
+        return LocatedCoordinator(errorCode: 0, errorMessage: nil, nodeId: leader, host: endpoint.host, port: Int32(endpoint.port))
     }
+
+    /// The leader's endpoint on the client's listener, if the leader is registered (alive) and has that listener.
+    static func coordinatorNode(_ leader: Int32, listener: String, liveBrokers: [Int32: ClusterBroker]) -> (host: String, port: Int)? {
+        liveBrokers[leader]?.endpoints[listener]
+    }
+}
+
+extension Broker.LocatedCoordinator {
+    static var notAvailable: Self { .error(.coordinatorNotAvailable, "The coordinator is not available.") }
 }

@@ -19,8 +19,12 @@ final class ProducerIdManager: Sendable {
     }
 
     static let blockSize: Int64 = 1000
+    /// Cluster mode: claims the next block shared by all brokers (ZooKeeperProducerIdBlocks.swift) instead of the
+    /// local file.
+    private let claimBlock: (@Sendable () throws -> ClosedRange<Int64>)?
 
-    init(directory: String) throws {
+    init(directory: String, claimBlock: (@Sendable () throws -> ClosedRange<Int64>)? = nil) throws {
+        self.claimBlock = claimBlock
         path = (directory as NSString).appendingPathComponent("__tern_producer_ids")
         var start: Int64 = 0
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
@@ -33,7 +37,11 @@ final class ProducerIdManager: Sendable {
     func nextProducerId() throws -> Int64 {
         state.lock.lock()
         defer { state.lock.unlock() }
-        if state.value.next >= state.value.reservedUntil {
+        if state.value.next >= state.value.reservedUntil, let claimBlock {
+            let block = try claimBlock()
+            state.value.next = block.lowerBound
+            state.value.reservedUntil = block.upperBound + 1
+        } else if state.value.next >= state.value.reservedUntil {
             let until = state.value.reservedUntil + Self.blockSize
             try String(until).write(toFile: path, atomically: true, encoding: .utf8)
             state.value.reservedUntil = until

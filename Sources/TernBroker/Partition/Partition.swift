@@ -99,10 +99,14 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         }
     }
 
-    /// Appends batches written by the broker itself (coordinator records, control markers).
+    /// Appends batches written by the broker itself (coordinator records, control markers). With `requireLeader`
+    /// a replica that is not (or no longer) the leader refuses with NOT_LEADER_OR_FOLLOWER, checked under the lock.
     @discardableResult
-    public func appendInternal(_ records: ByteBuffer) throws -> LogAppendInfo {
+    public func appendInternal(_ records: ByteBuffer, requireLeader: Bool = false) throws -> LogAppendInfo {
         try lock.withLock {
+            if requireLeader && !_isLeader {
+                throw AppendFailure.rejected(.notLeaderOrFollower, "\(topicPartition): this broker is not the leader")
+            }
             let info = try log.append(batches: records, leaderEpoch: _leaderEpoch)
             // Transactional batches written by the broker (TxnOffsetCommit) open their producer's transaction.
             var index = records.readerIndex
@@ -144,6 +148,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32, timestamp: Int64
     ) throws -> Int64 {
         try lock.withLock {
+            // Only the leader writes markers; followers copy them (WriteTxnMarkers goes to the leader).
+            if !_isLeader { throw AppendFailure.rejected(.notLeaderOrFollower, "\(topicPartition): this broker is not the leader") }
             if let current = producers.entries[producerId]?.producerEpoch, producerEpoch < current {
                 throw AppendFailure.rejected(.invalidProducerEpoch, "marker epoch \(producerEpoch) below \(current) on \(topicPartition)")
             }
@@ -177,32 +183,13 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     }
 
     /// One pass over the stored batches from the earlier of the two snapshot offsets, feeding each table only the
-    /// batches after its own snapshot (a replayed batch must not be counted twice).
+    /// batches after its own snapshot (a replayed batch must not be counted twice). Headers only, as Kafka's
+    /// rebuild: only a control batch's marker record is read.
     private func replayLog(producersFrom: Int64, transactionsFrom: Int64) {
-        var offset = min(producersFrom, transactionsFrom)
-        while offset < log.logEndOffset {
-            guard let data = try? log.read(from: offset, maxBytes: 1 << 20, maxOffset: .max, minOneBatch: true),
-                  !data.isEmpty else { break }
-            producers.replay(batchesIn: Self.batches(in: data.records, endingAtOrAfter: producersFrom))
-            transactions.replay(batchesIn: Self.batches(in: data.records, endingAtOrAfter: transactionsFrom))
-            var index = data.records.readerIndex
-            var next = offset
-            while let h = RecordBatchHeader(peekingAt: index, of: data.records) {
-                next = h.nextOffset
-                index += h.totalSize
-            }
-            if next <= offset { break }
-            offset = next
+        try? log.forEachBatch(from: min(producersFrom, transactionsFrom), wantsBytes: { $0.attributes.isControl }) { header, bytes in
+            if header.lastOffset >= producersFrom { producers.replay(header) }
+            if header.lastOffset >= transactionsFrom { transactions.replay(header, batch: bytes) }
         }
-    }
-
-    /// The batches of `buffer` from the first one whose last offset is >= `offset` (a slice, no copy).
-    static func batches(in buffer: ByteBuffer, endingAtOrAfter offset: Int64) -> ByteBuffer {
-        var index = buffer.readerIndex
-        while let h = RecordBatchHeader(peekingAt: index, of: buffer), h.lastOffset < offset {
-            index += h.totalSize
-        }
-        return buffer.getSlice(at: index, length: buffer.writerIndex - index) ?? ByteBuffer()
     }
 
     // MARK: Producer state persistence

@@ -92,15 +92,20 @@ public struct ProducerStateTable: Sendable {
     public mutating func replay(batchesIn buffer: ByteBuffer) {
         var index = buffer.readerIndex
         while let header = RecordBatchHeader(peekingAt: index, of: buffer), index + header.totalSize <= buffer.writerIndex {
-            if header.producerId >= 0 && header.attributes.isControl {
-                advanceEpoch(producerId: header.producerId, to: header.producerEpoch)
-            } else if header.producerId >= 0 {
-                record(
-                    producerId: header.producerId, producerEpoch: header.producerEpoch,
-                    firstSequence: header.baseSequence, lastSequence: header.lastSequence,
-                    firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp)
-            }
+            replay(header)
             index += header.totalSize
+        }
+    }
+
+    /// One stored batch's effect on the table: its header is all it takes.
+    public mutating func replay(_ header: RecordBatchHeader) {
+        if header.producerId >= 0 && header.attributes.isControl {
+            advanceEpoch(producerId: header.producerId, to: header.producerEpoch)
+        } else if header.producerId >= 0 {
+            record(
+                producerId: header.producerId, producerEpoch: header.producerEpoch,
+                firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp)
         }
     }
 

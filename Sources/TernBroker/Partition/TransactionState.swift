@@ -57,17 +57,21 @@ public struct TransactionState: Sendable {
     public mutating func replay(batchesIn buffer: ByteBuffer) {
         var index = buffer.readerIndex
         while let header = RecordBatchHeader(peekingAt: index, of: buffer), index + header.totalSize <= buffer.writerIndex {
-            if header.attributes.isControl {
-                var slice = buffer.getSlice(at: index, length: header.totalSize)!
-                if let batch = try? RecordBatch.read(from: &slice, verifyCRC: false),
-                   let marker = (try? batch.controlRecords())?.first,
-                   marker.type == .commit || marker.type == .abort {
-                    ended(producerId: header.producerId, commit: marker.type == .commit, markerOffset: header.baseOffset)
-                }
-            } else {
-                appended(producerId: header.producerId, isTransactional: header.attributes.isTransactional, firstOffset: header.baseOffset)
-            }
+            replay(header, batch: header.attributes.isControl ? buffer.getSlice(at: index, length: header.totalSize) : nil)
             index += header.totalSize
+        }
+    }
+
+    /// One stored batch: its header, and its bytes when it is a control batch (the marker says commit or abort).
+    public mutating func replay(_ header: RecordBatchHeader, batch: ByteBuffer?) {
+        if header.attributes.isControl {
+            if var slice = batch, let batch = try? RecordBatch.read(from: &slice, verifyCRC: false),
+               let marker = (try? batch.controlRecords())?.first,
+               marker.type == .commit || marker.type == .abort {
+                ended(producerId: header.producerId, commit: marker.type == .commit, markerOffset: header.baseOffset)
+            }
+        } else {
+            appended(producerId: header.producerId, isTransactional: header.attributes.isTransactional, firstOffset: header.baseOffset)
         }
     }
 }

@@ -12,26 +12,31 @@ import TernStorage
 /// `TransactionLogValue` v0 (producer id, epoch, timeout, state byte, partitions by topic, timestamps); a null value
 /// is a tombstone. Each append is one uncompressed batch written with `Partition.appendInternal`.
 ///
-/// Markers (Kafka's WriteTxnMarkers, here in-process): one control batch per partition of the transaction, carrying
-/// the producer id and epoch, written with `Partition.writeTransactionMarker`; for partitions of
-/// `__consumer_offsets` the group coordinator then commits or drops the producer's staged offsets. Parked
-/// read_committed fetches are woken, since the last stable offset moved.
+/// Each append is committed with acks=all semantics (`Broker.appendCommitted`, bounded by `request.timeout.ms`);
+/// failures become the codes Kafka's `TransactionStateManager` answers (`CoordinatorAppendErrors.transactionLog`).
+///
+/// Markers (Kafka's WriteTxnMarkers) go through `markers`: `Broker.writeTransactionMarkers` writes one control batch
+/// per partition of the transaction, in-process where this broker leads the partition and with a WriteTxnMarkers
+/// request to the leader otherwise (Broker+TxnMarkers.swift).
 final class TransactionStateLog: TransactionCoordinatorEnvironment {
     static let topicName = "__transaction_state"
     static let keyVersion: Int16 = 0
     static let valueVersion: Int16 = 0
 
     private let replicaManager: ReplicaManager
-    private let purgatory: FetchPurgatory
     private let logger: Logger
-    private let groups: @Sendable () -> GroupCoordinatorService?
+    private let write: ConsumerOffsetsLog.Write
+    private let markers: @Sendable (TransactionMarkers) async throws -> Void
     private let closed = NIOLockedValueBox(false)
 
-    init(replicaManager: ReplicaManager, purgatory: FetchPurgatory, logger: Logger, groups: @escaping @Sendable () -> GroupCoordinatorService?) {
+    init(
+        replicaManager: ReplicaManager, logger: Logger, write: @escaping ConsumerOffsetsLog.Write,
+        markers: @escaping @Sendable (TransactionMarkers) async throws -> Void
+    ) {
         self.replicaManager = replicaManager
-        self.purgatory = purgatory
         self.logger = logger
-        self.groups = groups
+        self.write = write
+        self.markers = markers
     }
 
     func close() { closed.withLockedValue { $0 = true } }
@@ -48,29 +53,17 @@ final class TransactionStateLog: TransactionCoordinatorEnvironment {
             let (key, value) = try Self.encode(record)
             builder.append(key: key, value: value, timestamp: now)
         }
-        try partition.appendInternal(try builder.build())
-        purgatory.notify(.init(topic: Self.topicName, partition: index))
+        do {
+            try await write(try builder.build(), partition)
+        } catch let failure as CommittedAppendFailure {
+            logger.warning("append to \(partition.topicPartition) failed: \(failure)")
+            throw CoordinatorAppendError(errorCode: CoordinatorAppendErrors.transactionLog(failure.code))
+        }
     }
 
     func writeMarkers(_ markers: TransactionMarkers) async throws {
         if closed.withLockedValue({ $0 }) { throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.notCoordinator) }
-        let now = Broker.nowMs()
-        for tp in markers.partitions {
-            // A deleted topic has nothing to end; Kafka drops such markers too.
-            guard let partition = replicaManager.partition(topic: tp.topic, index: tp.partition) else { continue }
-            do {
-                try partition.writeTransactionMarker(
-                    producerId: markers.producerId, producerEpoch: markers.producerEpoch, commit: markers.commit,
-                    coordinatorEpoch: markers.coordinatorEpoch, timestamp: now)
-            } catch Partition.AppendFailure.rejected(let code, let message) where code == .invalidProducerEpoch {
-                // A newer epoch already ended this producer's transaction here; nothing left to write.
-                logger.debug("marker skipped: \(message)")
-            }
-            if tp.topic == ConsumerOffsetsLog.topicName, let groups = groups() {
-                await groups.completeTransaction(producerId: markers.producerId, offsetsPartition: tp.partition, commit: markers.commit)
-            }
-            purgatory.notify(.init(topic: tp.topic, partition: tp.partition))
-        }
+        try await self.markers(markers)
     }
 
     // MARK: Codec

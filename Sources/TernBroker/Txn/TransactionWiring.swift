@@ -15,6 +15,11 @@ import TernStorage
 /// (FindCoordinator key type 1, or any transactional request) with `transaction.state.log.num.partitions`
 /// partitions and Kafka's configs (compacted). Marker writes that failed are retried every few seconds.
 /// Single broker: this broker coordinates every transactional id.
+/// Cluster (`zookeeper.connect`): the service starts owning no partition; a `__transaction_state` partition is
+/// loaded when this broker becomes its leader (its prepared transactions get their markers, its open ones keep
+/// running until they end or time out) and unloaded when another broker takes over (Broker+CoordinatorLeadership).
+/// `__transaction_state` is then created with `transaction.state.log.replication.factor` (default 3, refused until
+/// that many brokers are up, as Kafka does) and `min.insync.replicas` = `transaction.state.log.min.isr` (default 2).
 final class TransactionWiring: Sendable {
     enum Availability {
         case ready(TransactionCoordinatorService)
@@ -30,10 +35,15 @@ final class TransactionWiring: Sendable {
         var loader: Task<Void, Never>?
         var retry: RepeatedTask?
         var topicReady = false
+        var clustered = false
     }
 
     private let state = NIOLockedValueBox(State())
     private let creationLock = NIOLock()
+    /// Cluster mode: the partitions loaded into the service, and the last role change queued.
+    let roles = PartitionRoles()
+    /// Connections for WriteTxnMarkers to the other brokers.
+    let markerLinks = MarkerLinks()
 
     init() {}
 
@@ -48,22 +58,31 @@ final class TransactionWiring: Sendable {
         if let v = broker.config.raw["transaction.max.timeout.ms"].flatMap(Int32.init) { config.transactionMaxTimeoutMs = v }
         let producerIds = broker.producerIds
         let logger = broker.logger
-        let machine = TransactionCoordinator(config: config, allocateProducerId: {
+        let clustered = broker.zooKeeperStore != nil
+        let machine = TransactionCoordinator(config: config, ownedPartitions: clustered ? [] : nil, allocateProducerId: {
             do { return try producerIds.nextProducerId() } catch {
                 logger.error("cannot reserve producer ids: \(error)")
                 return nil
             }
         })
         let coordinator = broker.coordinator
+        let requestTimeoutMs = broker.markerTimeoutMs
         let log = TransactionStateLog(
-            replicaManager: broker.replicaManager, purgatory: broker.purgatory, logger: logger,
-            groups: {
-                if case .ready(let service) = coordinator.availability() { return service }
-                return nil
+            replicaManager: broker.replicaManager, logger: logger,
+            write: { [weak broker] batch, partition in
+                guard let broker else { throw CommittedAppendFailure(code: .notLeaderOrFollower, message: "broker stopped") }
+                try await broker.appendCommitted(batch, to: partition, timeoutMs: requestTimeoutMs)
+            },
+            markers: { [weak broker] markers in
+                guard let broker else { throw CoordinatorAppendError(errorCode: CoordinatorErrorCode.notCoordinator) }
+                try await broker.writeTransactionMarkers(markers)
             })
         let loop = broker.eventLoopGroup.next()
         let service = TransactionCoordinatorService(machine: machine, environment: log, clock: EventLoopCoordinatorClock(eventLoop: loop))
-        let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+        // In a cluster a marker usually fails because its partition's leader just died: the new leader is elected
+        // within a ZooKeeper session timeout, so retry sooner than alone.
+        let retryEvery: TimeAmount = broker.zooKeeperStore != nil ? .seconds(1) : .seconds(5)
+        let retry = loop.scheduleRepeatedTask(initialDelay: retryEvery, delay: retryEvery) { _ in
             Task { await service.retryMarkers() }
         }
         state.withLockedValue {
@@ -72,6 +91,16 @@ final class TransactionWiring: Sendable {
             $0.numPartitions = numPartitions
             $0.topicReady = existing != nil
             $0.retry = retry
+            $0.clustered = clustered
+        }
+        if clustered {
+            // Partitions load as this broker becomes their leader; the ones it leads already are loaded now.
+            let loader = Task { [weak self, weak broker] in
+                self?.state.withLockedValue { $0.loaded = true }
+                broker?.reconcileCoordinatorPartitions(topic: TransactionStateLog.topicName)
+            }
+            state.withLockedValue { $0.loader = loader }
+            return
         }
         let loader = Task { [weak self] in
             if existing != nil {
@@ -107,7 +136,16 @@ final class TransactionWiring: Sendable {
         loader?.cancel()
         retry?.cancel()
         log?.close()
+        markerLinks.closeAll()
         if let service { Task { await service.shutdown() } }
+    }
+
+    /// Cluster mode once started: the service and its log, for loading and unloading partitions.
+    var clusterService: (service: TransactionCoordinatorService, log: TransactionStateLog)? {
+        state.withLockedValue { s in
+            guard s.clustered, s.loaded, !s.stopped, let service = s.service, let log = s.log else { return nil }
+            return (service, log)
+        }
     }
 
     func availability() -> Availability {
@@ -123,13 +161,16 @@ final class TransactionWiring: Sendable {
         if state.withLockedValue({ $0.topicReady }) { return true }
         return creationLock.withLock {
             if broker.metadataStore.topic(named: TransactionStateLog.topicName) == nil {
+                // Alone: one replica. In a cluster, as Kafka: exactly transaction.state.log.replication.factor,
+                // refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
+                let rf = broker.zooKeeperStore == nil ? 1 : Int16(broker.config.raw["transaction.state.log.replication.factor"].flatMap { Int16($0) } ?? 3)
                 do {
                     try broker.createTopic(
-                        name: TransactionStateLog.topicName, partitions: stateTopicPartitionCount, replicationFactor: 1,
+                        name: TransactionStateLog.topicName, partitions: stateTopicPartitionCount, replicationFactor: rf,
                         configs: Self.stateTopicConfigs(broker.config), isInternal: true)
                 } catch let failure as Broker.TopicCreationFailure {
                     if failure.code != .topicAlreadyExists {
-                        broker.logger.error("cannot create \(TransactionStateLog.topicName): \(failure.message)")
+                        broker.logger.warning("cannot create \(TransactionStateLog.topicName): \(failure.message)")
                         return false
                     }
                 } catch {
@@ -141,12 +182,13 @@ final class TransactionWiring: Sendable {
         }
     }
 
-    /// Kafka's `__transaction_state` topic configs (`TransactionLog`/`TransactionStateManager`).
+    /// Kafka's `__transaction_state` topic configs (`TransactionLog`/`TransactionStateManager`). Alone, the minimum
+    /// ISR is this one replica whatever `transaction.state.log.min.isr` says, so a lone broker keeps working.
     static func stateTopicConfigs(_ config: BrokerConfig) -> [String: String] {
         [
             "cleanup.policy": "compact",
             "compression.type": "uncompressed",
-            "min.insync.replicas": "1",
+            "min.insync.replicas": config.zookeeperConnect == nil ? "1" : config.raw["transaction.state.log.min.isr"] ?? "2",
             "unclean.leader.election.enable": "false",
             "segment.bytes": config.raw["transaction.state.log.segment.bytes"] ?? "104857600",
         ]
@@ -160,6 +202,7 @@ extension Broker {
         case .addOffsetsToTxn: return try serve(AddOffsetsToTxnRequest.self, ctx, body: &b, addOffsetsToTxn)
         case .endTxn: return try serve(EndTxnRequest.self, ctx, body: &b, endTxn)
         case .txnOffsetCommit: return try serve(TxnOffsetCommitRequest.self, ctx, body: &b, txnOffsetCommit)
+        case .writeTxnMarkers: return try serve(WriteTxnMarkersRequest.self, ctx, body: &b, writeTxnMarkers)
         default:
             throw RequestRejection(description: "no handler for \(ctx.apiKey.name)")
         }

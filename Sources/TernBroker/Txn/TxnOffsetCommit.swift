@@ -61,7 +61,9 @@ extension Broker {
         return withGroupCoordinator(ctx, failure: { answer([:], $0) }) { service in
             let current = await txnService.isCurrent(
                 transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch)
-            if current != 0 { return answer([:], current) }
+            // In a cluster another broker may coordinate the transactional id: only the one that does can judge.
+            let elsewhere = current == CoordinatorErrorCode.notCoordinator || current == CoordinatorErrorCode.coordinatorLoadInProgress
+            if current != 0 && !elsewhere { return answer([:], current) }
             let result = await service.commitTransactionalOffsets(input)
             var errors: [PartitionKey: Int16] = [:]
             for topic in result.topics {
