@@ -166,6 +166,10 @@ extension Broker {
         case .describeTopicPartitions:
             return try serveNow(DescribeTopicPartitionsRequest.self, ctx, body: &b, describeTopicPartitions)
         case .electLeaders: return try serveNow(ElectLeadersRequest.self, ctx, body: &b, electLeaders)
+        case .alterPartitionReassignments:
+            return try serveNow(AlterPartitionReassignmentsRequest.self, ctx, body: &b, alterPartitionReassignments)
+        case .listPartitionReassignments:
+            return try serveNow(ListPartitionReassignmentsRequest.self, ctx, body: &b, listPartitionReassignments)
         case .controlledShutdown:
             return try serveNow(ControlledShutdownRequest.self, ctx, body: &b, controlledShutdown)
         case .leaderAndIsr: return try serveNow(LeaderAndIsrRequest.self, ctx, body: &b, leaderAndIsr)

@@ -15,6 +15,10 @@ public enum KafkaZNodes {
     /// (ZooKeeper mode); the controller elects the preferred leaders and deletes the node.
     public static let preferredReplicaElection = "/admin/preferred_replica_election"
     public static let isrChangeNotification = "/isr_change_notification"
+    /// `{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}`, written by
+    /// kafka-reassign-partitions.sh (ZooKeeper mode); the controller starts each move and removes each partition
+    /// from the node as it completes, deleting the node with the last one.
+    public static let reassignPartitions = "/admin/reassign_partitions"
     /// Sequential children `config_change_<seq>` tell every broker an entity's dynamic config changed.
     public static let configChanges = "/config/changes"
     /// `/brokers/<default>`' name: the dynamic config every broker takes unless its own overrides it.

@@ -45,6 +45,8 @@ extension Log {
     /// becomes the next offset after what remains. For follower truncation to a leader epoch boundary.
     public func truncate(to offset: Int64) throws {
         try lock.withLock {
+            // A replica's fetcher may still be truncating a log just deleted (the partition moved away).
+            guard !state.closed else { throw StorageError(.logClosed, "log \(topicPartition) is closed", path: dir) }
             guard offset < state.logEndOffset else { return }
             if offset <= state.logStartOffset {
                 try truncateFullyLocked(startingAt: max(offset, 0))
@@ -69,7 +71,10 @@ extension Log {
 
     /// Deletes every segment and starts an empty log at `offset`.
     public func truncateFully(startingAt offset: Int64) throws {
-        try lock.withLock { try truncateFullyLocked(startingAt: offset) }
+        try lock.withLock {
+            guard !state.closed else { throw StorageError(.logClosed, "log \(topicPartition) is closed", path: dir) }
+            try truncateFullyLocked(startingAt: offset)
+        }
     }
 
     private func truncateFullyLocked(startingAt offset: Int64) throws {

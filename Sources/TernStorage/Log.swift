@@ -224,7 +224,7 @@ public final class Log: @unchecked Sendable {  // all mutable state is behind `l
     public func roll() throws {
         let now = clock.nowMs()
         let rolledAt: Int64? = try lock.withLock {
-            guard state.segments.last!.size > 0 else { return nil }
+            guard !state.closed, state.segments.last!.size > 0 else { return nil }
             try rollLocked(newBaseOffset: state.logEndOffset, now: now)
             return state.logEndOffset
         }

@@ -10,7 +10,7 @@ struct Tern: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, TopicsCommand.self, ConsoleProducerCommand.self, ConsoleConsumerCommand.self,
             ConfigsCommand.self, GetOffsetsCommand.self, DeleteRecordsCommand.self, ProducerPerfTestCommand.self,
-            ConsumerPerfTestCommand.self, ConsumerGroupsCommand.self,
+            ConsumerPerfTestCommand.self, ConsumerGroupsCommand.self, ReassignPartitionsCommand.self, LeaderElectionCommand.self,
         ]
     )
 }

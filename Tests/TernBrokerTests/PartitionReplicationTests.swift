@@ -71,6 +71,37 @@ import TernStorage
         #expect(p.proposedIsr(nowMs: t0 + 32_000, lagMaxMs: 30_000, replicas: [0, 1, 2]) == [0, 1, 2])
     }
 
+    @Test func aFollowerJoiningTheIsrHoldsTheHighWatermarkBeforeTheChangeIsConfirmed() throws {
+        let (p, dir) = try makePartition("expand")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        p.setRole(leader: 0, leaderEpoch: 1, isr: [0], localBrokerId: 0)
+        try appendAsLeader(p, 4)
+        #expect(p.log.highWatermark == 4, "alone in the ISR")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 3, nowMs: now)
+        #expect(!p.isCaughtUpOutsideIsr(1), "behind the high watermark")
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 4, nowMs: now)  // a new replica (reassignment) caught up
+        #expect(p.isCaughtUpOutsideIsr(1), "the fetch path expands the ISR now")
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0]) == [0, 1])
+        // The write to ZooKeeper is on its way: records acknowledged now must already be on broker 1.
+        try appendAsLeader(p, 2)
+        #expect(p.log.highWatermark == 4, "waits for the joining follower")
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 6, nowMs: now)
+        #expect(p.log.highWatermark == 6)
+        // Until ZooKeeper has it, the expansion is proposed again; then it is settled.
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0]) == [0, 1])
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [1, 0], committed: [0, 1]) == nil)
+        #expect(!p.isCaughtUpOutsideIsr(1), "already counted in the ISR: no second expansion")
+        // A replica being removed by a reassignment stays while in the ISR but never rejoins it.
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [2, 0, 1], joinable: [2, 0], committed: [0, 1]) == nil)
+        p.setRole(leader: 0, leaderEpoch: 2, isr: [0], localBrokerId: 0)
+        p.recordFollowerFetch(replicaId: 1, fetchOffset: 6, nowMs: now)
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [2, 0, 1], joinable: [2, 0], committed: [0]) == nil)
+        p.setRole(leader: 0, leaderEpoch: 2, isr: [0, 1], localBrokerId: 0)
+        // A replica reassigned away leaves the ISR at once.
+        #expect(p.proposedIsr(nowMs: now, lagMaxMs: 30_000, replicas: [0], committed: [0, 1]) == [0])
+    }
+
     @Test func followerAppendsTheLeadersBatchesAndTruncatesWhereItDiverged() throws {
         let (p, dir) = try makePartition("follower")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -53,6 +53,8 @@ public enum SupportedApis {
         .stopReplica: 0...4,
         .updateMetadata: 0...8,
         .electLeaders: 0...2,
+        .alterPartitionReassignments: 0...0,
+        .listPartitionReassignments: 0...0,
         // Group coordinator (Sources/TernBroker/Group).
         .offsetCommit: 0...9,
         .offsetFetch: 0...9,

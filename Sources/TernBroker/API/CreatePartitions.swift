@@ -31,7 +31,7 @@ extension Broker {
                 r.errorMessage = nil
             } catch let failure as TopicCreationFailure {
                 r.errorCode = failure.code.rawValue
-                r.errorMessage = failure.message
+                r.errorMessage = failure.code == .unknownServerError ? nil : failure.message
             } catch {
                 r.errorCode = ErrorCode.unknownServerError.rawValue
                 r.errorMessage = "\(error)"
@@ -47,6 +47,11 @@ extension Broker {
             throw TopicCreationFailure(code: .unknownTopicOrPartition, message: "The topic '\(name)' does not exist.")
         }
         let current = topic.partitionCount
+        if let store = zooKeeperStore, store.partitionsBeingReassigned().keys.contains(where: { $0.topic == name }) {
+            // Kafka refuses too: the controller's reassignment and this change would both rewrite the assignment.
+            throw TopicCreationFailure(
+                code: .reassignmentInProgress, message: "A partition reassignment is in progress for the topic '\(name)'.")
+        }
         if Int(count) < current {
             throw TopicCreationFailure(
                 code: .invalidPartitions,
@@ -91,8 +96,14 @@ extension Broker {
         } else {
             if metadataStore.liveBrokers() != nil {
                 // Cluster: spread the new partitions over the live brokers, as for a new topic.
-                newReplicas = ReplicaAssignment.roundRobin(
-                    partitions: added, replicationFactor: replicationFactor, brokers: liveBrokers.sorted(), startIndex: current)
+                do throws(ReplicaAssignment.Failure) {
+                    newReplicas = try ReplicaAssignment.assign(
+                        partitions: added, replicationFactor: replicationFactor, brokers: placementBrokers(), startIndex: 0,
+                        firstPartition: current)
+                } catch {
+                    logger.error("Error processing create partitions request \(name): \(error.message)")
+                    throw TopicCreationFailure(code: .unknownServerError, message: error.message)
+                }
             } else {
                 newReplicas = Array(repeating: topic.assignment.last ?? [brokerId], count: added)
             }

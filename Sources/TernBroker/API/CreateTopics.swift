@@ -40,7 +40,8 @@ extension Broker {
                 }
             } catch {
                 r.errorCode = error.code.rawValue
-                r.errorMessage = error.message
+                // Kafka sends no message with UNKNOWN_SERVER_ERROR (the broker logs it).
+                r.errorMessage = error.code == .unknownServerError ? nil : error.message
             }
             response.topics.append(r)
         }

@@ -78,6 +78,7 @@ extension Broker {
                     replicaId: request.replicaId, fetchOffset: fp.fetchOffset, logStartOffset: fp.logStartOffset, nowMs: now) {
                     purgatory.notify(key)
                 }
+                expandIsrIfCaughtUp(partition, replicaId: request.replicaId)
                 let offsets = partition.log.offsets
                 let sent = partition.highWatermarkForFollower(request.replicaId)
                 if sent.isNews { news = true }

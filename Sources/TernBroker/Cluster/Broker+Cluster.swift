@@ -111,14 +111,20 @@ extension Broker {
     /// written to the partition's state znode conditionally on the version the leader last knew (a controller
     /// decision in between wins: its LeaderAndIsr follows), then announced to the controller through a
     /// sequential `/isr_change_notification/isr_change_` znode (Kafka's ZooKeeper-mode path).
-    func maintainIsr(lagMaxMs: Int64) {
+    /// `only` one partition and `growOnly`: the fetch path's prompt expansion (Broker+IsrExpansion.swift).
+    func maintainIsr(lagMaxMs: Int64, only: Partition? = nil, growOnly: Bool = false) {
         guard let store = zooKeeperStore else { return }
         let now = Broker.nowMs()
         var changedIsr: [TopicPartition] = []
-        for partition in replicaManager.allPartitions where partition.isLeader {
+        for partition in only.map({ [$0] }) ?? replicaManager.allPartitions where partition.isLeader {
             let tp = partition.topicPartition
+            // A reassignment's removed replicas may stay in the ISR but not rejoin it (joinable = its target).
+            let committed = metadataCache.leadership(of: tp)?.isr
             guard let topic = metadataStore.topic(named: tp.topic), Int(tp.partition) < topic.partitionCount,
-                  let isr = partition.proposedIsr(nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)])
+                  let isr = partition.proposedIsr(
+                    nowMs: now, lagMaxMs: lagMaxMs, replicas: topic.assignment[Int(tp.partition)],
+                    joinable: store.replicaSet(of: tp)?.targetReplicas, committed: committed),
+                  !growOnly || Set(isr).isStrictSuperset(of: committed ?? partition.inSyncReplicas)
             else { continue }
             let before = partition.inSyncReplicas
             let next = PartitionLeadership(
@@ -130,7 +136,7 @@ extension Broker {
                     logger.info("\(tp): ISR change to \(isr) lost to a newer partition state; waiting for the controller")
                     continue
                 }
-                logger.info("\(tp): ISR \(before) -> \(isr)")
+                logger.info("\(tp): ISR \(committed ?? before) -> \(isr)")  // before: already grown (maximal ISR)
                 applyLeadership(partition, stored)
                 metadataCache.updateIsr(tp, stored)
                 changedIsr.append(tp)
@@ -160,6 +166,7 @@ extension Broker {
         case .configChangeNotified:
             reloadDynamicBrokerConfigs()
         case .leadershipChanged, .brokersChanged, .controllerChanged, .preferredReplicaElectionRequested,
+             .partitionReassignmentRequested,
              .topicDeletionRequested, .isrChangeNotified:
             break
         case .sessionExpired:

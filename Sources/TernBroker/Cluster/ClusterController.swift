@@ -80,19 +80,25 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
             if active {
                 syncBrokers()
                 reconcile()
+                retryPartitionReassignments()
             }
         case .topicsChanged:
             if active { reconcile() }
         case .topicDeletionRequested:
             if active { handleTopicDeletions() }
         case .isrChangeNotified:
-            if active { handleIsrChangeNotifications() }
+            if active {
+                handleIsrChangeNotifications()
+                retryPartitionReassignments()  // new replicas in the ISR complete a move
+            }
         case .configChangeNotified:
             break
         case .preferredReplicaElectionRequested:
             if active { handlePreferredReplicaElectionZNode() }
         case .leadershipChanged:
             break
+        case .partitionReassignmentRequested:
+            if active { handleReassignPartitionsZNode() }
         case .sessionExpired:
             if active { logger.warning("controller role lost with the ZooKeeper session") }
             resign()
@@ -127,6 +133,7 @@ final class ClusterController: @unchecked Sendable {  // `active`/`epoch` only t
         reconcile()
         handleTopicDeletions()
         handlePreferredReplicaElectionZNode()
+        resumePartitionReassignments()
     }
 
     private func resign() {

@@ -123,14 +123,28 @@ final class ReplicaFetcher: Sendable {
         for t in response.responses {
             for pd in t.partitions {
                 guard let partition = broker.replicaManager.partition(topic: t.topic, index: pd.partitionIndex) else { continue }
+                if pd.errorCode == ErrorCode.offsetOutOfRange.rawValue && partition.log.logEndOffset < pd.logStartOffset {
+                    // A new replica (reassignment) of a log the leader has trimmed: start where the leader's
+                    // log starts, as Kafka's follower does (truncateFullyAndStartAt).
+                    try partition.log.truncateFully(startingAt: pd.logStartOffset)
+                    broker.logger.info("\(partition.topicPartition): follower log starts at the leader's log start offset \(pd.logStartOffset)")
+                    continue
+                }
                 if pd.errorCode != 0 {
                     // Stale role (NOT_LEADER_OR_FOLLOWER) or a log that diverged: wait for the next state change.
                     backoff = true
                     broker.logger.debug("follower fetch of \(partition.topicPartition) from \(t.topic): error \(pd.errorCode)")
                     continue
                 }
-                try partition.appendAsFollower(
-                    pd.records ?? ByteBuffer(), leaderHighWatermark: pd.highWatermark, leaderLogStartOffset: pd.logStartOffset)
+                let records = pd.records ?? ByteBuffer()
+                let offsets = partition.log.offsets
+                if offsets.logEndOffset == offsets.logStartOffset, let base = records.getInteger(at: records.readerIndex, as: Int64.self),
+                   base < offsets.logEndOffset {
+                    // An empty log started at the leader's log start offset, which falls inside a batch: start the
+                    // log at that batch instead (Kafka's follower does the same on UnexpectedAppendOffsetException).
+                    try partition.log.truncateFully(startingAt: base)
+                }
+                try partition.appendAsFollower(records, leaderHighWatermark: pd.highWatermark, leaderLogStartOffset: pd.logStartOffset)
                 broker.purgatory.notify(.init(topic: t.topic, partition: pd.partitionIndex))
             }
         }

@@ -30,6 +30,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         /// Topics already reported through `topicsChanged` (the cache may know a topic earlier: its own
         /// creations and read-throughs, which must still be announced once the child watch sees them).
         var announced: [String: TopicMetadata] = [:]
+        /// `adding_replicas` / `removing_replicas` of the topic znodes: partitions being reassigned.
+        var replicaChanges: [TopicPartition: (adding: [Int32], removing: [Int32])] = [:]
+        /// The newest topic znode read or written per topic (its mzxid and assignment): an older read is
+        /// stale. The controller reads replica sets from here, always consistent with `replicaChanges`.
+        var topicSnapshots: [String: (zxid: Int64, topicId: String?, assignment: [[Int32]])] = [:]
     }
 
     /// What changed, for the broker (roles, logs) and the controller (elections).
@@ -43,6 +48,8 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case preferredReplicaElectionRequested
         /// A new session replaced an expired one: ephemeral nodes (registration, /controller) must be recreated.
         case sessionReestablished
+        /// `/admin/reassign_partitions` appeared: for the controller.
+        case partitionReassignmentRequested
         /// Children of `/admin/delete_topics` changed: for the controller (topic deletion).
         case topicDeletionRequested
         /// Children of `/isr_change_notification` changed: for the controller (leaders changed ISRs).
@@ -51,7 +58,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         case configChangeNotified
     }
 
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
     private let listeners = NIOLockedValueBox<[@Sendable (Change) -> Void]>([])
 
     /// `connect` opens a session; it is called again after a session expiry.
@@ -80,6 +87,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
 
     private func reloadAll() {
         watchPreferredReplicaElection()
+        watchReassignPartitions()
         watchChildren(KafkaZNodes.deleteTopics)
         watchChildren(KafkaZNodes.isrChangeNotification)
         watchChildren(KafkaZNodes.configChanges)
@@ -115,7 +123,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
 
     public func onChange(_ listener: @escaping @Sendable (Change) -> Void) { listeners.withLockedValue { $0.append(listener) } }
 
-    private func publish(_ change: Change) {
+    func publish(_ change: Change) {
         for l in listeners.withLockedValue({ $0 }) { l(change) }
     }
 
@@ -174,7 +182,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     }
 
     public func update(_ topic: TopicMetadata) throws {
-        let assignment = ZNodeJSON.encode(TopicZNode(assignment: topic.assignment, topicId: topic.topicId))
+        let assignment = ZNodeJSON.encode(topicZNode(topic))  // keeps a running reassignment's fields
         let config = ZNodeJSON.encode(ConfigZNode(config: topic.configs))
         try zk.blocking {
             zk.multi([
@@ -258,6 +266,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
             publish(.preferredReplicaElectionRequested)
         case .nodeDeleted(KafkaZNodes.preferredReplicaElection):
             watchPreferredReplicaElection()
+        case .nodeCreated(KafkaZNodes.reassignPartitions):
+            watchReassignPartitions()
+            publish(.partitionReassignmentRequested)
+        case .nodeDataChanged(KafkaZNodes.reassignPartitions), .nodeDeleted(KafkaZNodes.reassignPartitions):
+            watchReassignPartitions()  // Kafka acts on the node's creation only; the controller rewrites it
         case .nodeDataChanged(let path) where Self.topicFromPath(path) != nil:
             reloadTopic(Self.topicFromPath(path)!)
         case .nodeChildrenChanged(KafkaZNodes.deleteTopics):
@@ -292,16 +305,20 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         return String(parts[2])
     }
 
-    /// A topic's assignment changed (CreatePartitions): the grown topic is announced again, so replicas create
-    /// the new logs and the controller elects their first leaders.
+    /// A topic's assignment changed (CreatePartitions, a reassignment): the topic is announced again, so replicas
+    /// create the new logs (or drop the ones they no longer host) and the controller elects first leaders.
     private func reloadTopic(_ name: String) {
-        guard let t = try? readTopic(name, watch: true) else { return }
+        guard var t = try? readTopic(name, watch: true) else { return }
         let grown = state.withLockedValue { s -> Bool in
             guard s.announced[name] != nil else { return false }
-            let before = s.announced[name]!.partitionCount
+            let before = s.announced[name]!.assignment
+            // A write (the controller's) may have landed since the read: never go back to an older assignment.
+            if let newest = s.topicSnapshots[name], newest.topicId == t.topicId, newest.assignment.count >= t.partitionCount {
+                t.assignment = newest.assignment
+            }
             s.topics[name] = t
             s.announced[name] = t
-            return t.partitionCount > before
+            return t.assignment != before
         }
         guard grown else { return }
         for p in 0..<t.partitionCount { reloadLeadership(TopicPartition(topic: name, partition: Int32(p))) }
@@ -371,11 +388,13 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
     }
 
     private func readTopic(_ name: String, watch: Bool = false) throws -> TopicMetadata? {
-        let (data, _) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: watch, completion: $0) }
+        let (data, stat) = try zk.blocking { zk.get(KafkaZNodes.topic(name), watch: watch, completion: $0) }
         guard let node = ZNodeJSON.decode(TopicZNode.self, data), let assignment = node.assignment else {
             logger.warning("ignoring \(KafkaZNodes.topic(name)): not a topic assignment Tern understands")
             return nil
         }
+        // A watch's read can come after this broker's own newer write: keep the newer.
+        guard cacheReplicaChanges(of: name, node, zxid: stat.mzxid) else { return state.withLockedValue { $0.topics[name] } }
         var configs: [String: String] = [:]
         if let (cdata, _) = try? zk.blocking({ zk.get(KafkaZNodes.topicConfig(name), watch: false, completion: $0) }),
            let c = ZNodeJSON.decode(ConfigZNode.self, cdata) {

@@ -64,7 +64,13 @@ extension Broker {
                     code: .invalidReplicationFactor,
                     message: "Unable to replicate the partition \(rf) time(s): The target replication factor of \(rf) cannot be reached because only \(liveBrokers.count) broker(s) are registered.")
             }
-            assignment = ReplicaAssignment.roundRobin(partitions: Int(count), replicationFactor: Int(rf), brokers: liveBrokers)
+            do throws(ReplicaAssignment.Failure) {
+                assignment = try ReplicaAssignment.assign(partitions: Int(count), replicationFactor: Int(rf), brokers: placementBrokers())
+            } catch {
+                // Kafka's AdminOperationException: not an API error, so the client sees UNKNOWN_SERVER_ERROR.
+                logger.error("Error processing create topic request \(name): \(error.message)")
+                throw TopicCreationFailure(code: .unknownServerError, message: error.message)
+            }
         }
         for (key, _) in configs where !LogConfig.names.contains(key) {
             throw TopicCreationFailure(code: .invalidConfig, message: "Unknown topic config name: \(key)")

@@ -133,20 +133,31 @@ extension Partition {
         if hw > log.highWatermark { _ = log.updateHighWatermark(hw) }
     }
 
-    /// The ISR the leader wants now: laggards out (not caught up for `lagMaxMs`), followers at or past the high
-    /// watermark back in. nil when it is unchanged.
-    func proposedIsr(nowMs: Int64, lagMaxMs: Int64, replicas: [Int32]) -> [Int32]? {
+    /// The ISR the leader wants now: laggards out (not caught up for `lagMaxMs`) and replicas reassigned away,
+    /// followers of `replicas` at or past the high watermark back in. nil when it equals `committed` (the ISR in
+    /// ZooKeeper; the local one by default).
+    /// A follower being added counts for the high watermark at once, before the write is confirmed (Kafka's
+    /// "maximal ISR"): otherwise records acknowledged meanwhile with the smaller ISR could be missing on a
+    /// replica the controller already sees in the ISR, and may make leader (a reassignment completes right then).
+    /// `joinable` (default: `replicas`) limits who may join: a reassignment's removed replicas stay in the ISR
+    /// while they are there but never rejoin it (the controller is taking them out).
+    func proposedIsr(
+        nowMs: Int64, lagMaxMs: Int64, replicas: [Int32], joinable: [Int32]? = nil, committed: [Int32]? = nil
+    ) -> [Int32]? {
         lock.withLock {
             guard _isLeader, _clustered else { return nil }
             let hw = log.highWatermark
             var next = _isr.filter { r in
-                r == _localBrokerId || nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs
+                r == _localBrokerId || (replicas.contains(r) && nowMs - (_followers[r]?.lastCaughtUpMs ?? 0) <= lagMaxMs)
             }
-            for r in replicas where !next.contains(r) && r != _localBrokerId {
+            for r in joinable ?? replicas where !next.contains(r) && r != _localBrokerId && replicas.contains(r) {
                 if let f = _followers[r], f.logEndOffset >= hw, nowMs - f.lastCaughtUpMs <= lagMaxMs { next.append(r) }
             }
             if !next.contains(_localBrokerId) { next.insert(_localBrokerId, at: 0) }
-            return Set(next) == Set(_isr) ? nil : next
+            let before = _isr
+            // An expansion counts at once; a shrink waits for the confirmed ISR.
+            _isr += next.filter { !before.contains($0) }
+            return Set(next) == Set(committed ?? before) ? nil : next
         }
     }
 

@@ -19,6 +19,9 @@ enum Tool {
         } catch let e as ToolError {
             err("Error: \(e.message)")
             throw ExitCode(1)
+        } catch let e as TerseFailure {
+            print(e.message)
+            throw ExitCode(1)
         }
     }
 

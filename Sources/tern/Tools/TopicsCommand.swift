@@ -72,12 +72,18 @@ struct TopicsCommand: AsyncParsableCommand {
         do { infos = try await admin.describeTopics(names) } catch let e as KafkaClientError where e.kind == .unknownTopic && ifExists {
             return
         }
+        // Moves in progress, for the Adding/Removing Replicas columns (a broker that cannot tell: none shown).
+        let moving = (try? await admin.listPartitionReassignments(
+            infos.flatMap { i in i.partitions.map { TopicPartition(i.name, $0.partition) } })) ?? [:]
         for info in infos {
             let configs = try await admin.describeConfigs(.topic, info.name)
                 .filter { $0.source == 1 }  // DYNAMIC_TOPIC_CONFIG: what kafka-topics.sh shows
                 .map { "\($0.name)=\($0.isSensitive ? "<sensitive>" : $0.value ?? "null")" }
                 .joined(separator: ",")
-            let rf = info.partitions.first?.replicas.count ?? 0
+            // During a move the replication factor is the target's (Kafka: replicas minus those being removed).
+            let rf = info.partitions.first.map { p in
+                moving[TopicPartition(info.name, p.partition)].map { $0.replicas.count - $0.removingReplicas.count } ?? p.replicas.count
+            } ?? 0
             print("Topic: \(info.name)\tTopicId: \(info.topicId)\tPartitionCount: \(info.partitions.count)\tReplicationFactor: \(rf)\tConfigs: \(configs)")
             for p in info.partitions {
                 let leader = p.leader >= 0 ? "\(p.leader)" : "none"
@@ -85,6 +91,10 @@ struct TopicsCommand: AsyncParsableCommand {
                 let isr = p.isr.map(String.init).joined(separator: ",")
                 var line = "\tTopic: \(info.name)\tPartition: \(p.partition)\tLeader: \(leader)\tReplicas: \(replicas)\tIsr: \(isr)"
                 if !p.offlineReplicas.isEmpty { line += "\tOffline: " + p.offlineReplicas.map(String.init).joined(separator: ",") }
+                if let r = moving[TopicPartition(info.name, p.partition)] {
+                    line += "\tAdding Replicas: " + r.addingReplicas.map(String.init).joined(separator: ",")
+                    line += "\tRemoving Replicas: " + r.removingReplicas.map(String.init).joined(separator: ",")
+                }
                 print(line)
             }
         }
