@@ -95,6 +95,16 @@ def test_metadata_lists_every_broker_and_the_isr(cluster, topic_name):
         leaders.add(p.leader)
     assert len(leaders) == 3, "round-robin assignment spreads the leaders"
 
+    # DescribeCluster (what kafka-python's and Java's admin clients ask) lists every broker and the controller too.
+    from kafka.protocol.admin import DescribeClusterRequest, DescribeClusterResponse
+    import rawkafka as rk
+    with rk.RawConnection.to(cluster[2].bootstrap) as conn:
+        r = rk.kp_request(conn, DescribeClusterRequest, DescribeClusterResponse, 0, include_cluster_authorized_operations=False)
+    assert r.error_code == 0
+    assert sorted(b.broker_id for b in r.brokers) == [0, 1, 2]
+    assert {b.broker_id: b.port for b in r.brokers} == {b.node_id: b.port for b in cluster}
+    assert r.controller_id == md.controller_id
+
 
 def test_acks_all_replicates_to_every_replica(cluster, topic_name):
     create_topic(cluster, topic_name, configs={"min.insync.replicas": "2"})
