@@ -202,6 +202,16 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
         }
     }
 
+    /// `createEphemeralBlocking`, answering the node's stat: its `czxid` (the zxid of the creating transaction)
+    /// is what Kafka takes as a broker's epoch (KIP-380), so every registration has a newer one than the last.
+    /// Read back after the create, as Kafka does; the node must be this session's.
+    public func createEphemeralWithStatBlocking(_ path: String, data: [UInt8]) throws -> ZNodeStat {
+        try createEphemeralBlocking(path, data: data)
+        let stat: ZNodeStat? = try blocking { exists(path, watch: false, completion: $0) }
+        guard let stat, stat.ephemeralOwner == sessionId else { throw ZooKeeperError(code: ZooKeeperError.noNode, path: path) }
+        return stat
+    }
+
     /// Deletes `path` and everything under it (not atomic; a concurrent creator may win, which is reported).
     public func deleteRecursivelyBlocking(_ path: String) throws {
         let kids: [String]

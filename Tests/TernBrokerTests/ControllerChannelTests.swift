@@ -13,6 +13,8 @@ import TernStorage
 /// connection on the first `failFirst` of them without answering, as a broker that dies mid-request would.
 final class RecordingBroker: KafkaRequestHandler {
     let seen = NIOLockedValueBox<[(key: Int16, epoch: Int32, answered: Bool)]>([])
+    /// The broker epoch (KIP-380) of every request received.
+    let brokerEpochs = NIOLockedValueBox<[Int64]>([])
     let failFirst: Int
 
     init(failFirst: Int) { self.failFirst = failFirst }
@@ -28,21 +30,26 @@ final class RecordingBroker: KafkaRequestHandler {
         header.correlationId = request.correlationId
         try header.write(to: &out, version: 1)
         let epoch: Int32
+        let brokerEpoch: Int64
         switch request.apiKey {
         case ApiKey.leaderAndIsr.rawValue:
-            epoch = try LeaderAndIsrRequest(from: &body, version: version).controllerEpoch
+            let r = try LeaderAndIsrRequest(from: &body, version: version)
+            (epoch, brokerEpoch) = (r.controllerEpoch, r.brokerEpoch)
             try LeaderAndIsrResponse().write(to: &out, version: version)
         case ApiKey.updateMetadata.rawValue:
-            epoch = try UpdateMetadataRequest(from: &body, version: version).controllerEpoch
+            let r = try UpdateMetadataRequest(from: &body, version: version)
+            (epoch, brokerEpoch) = (r.controllerEpoch, r.brokerEpoch)
             try UpdateMetadataResponse().write(to: &out, version: version)
         default:
-            epoch = try StopReplicaRequest(from: &body, version: version).controllerEpoch
+            let stop = try StopReplicaRequest(from: &body, version: version)
+            (epoch, brokerEpoch) = (stop.controllerEpoch, stop.brokerEpoch)
             var r = StopReplicaResponse()
             var e = StopReplicaResponse.StopReplicaPartitionError()
             e.topicName = "t"
             r.partitionErrors = [e]
             try r.write(to: &out, version: version)
         }
+        brokerEpochs.withLockedValue { $0.append(brokerEpoch) }
         let fail = seen.withLockedValue { s -> Bool in
             let fail = s.count < failFirst
             s.append((request.apiKey, epoch, !fail))
@@ -63,7 +70,7 @@ struct ControllerChannelTests {
             requestHandler: broker, logger: Logger(label: "test"))
         let port = try #require(try await server.start().first?.port)
         let acks = NIOLockedValueBox(0)
-        let channel = ControllerChannel(brokerId: 7, logger: Logger(label: "test")) {
+        let channel = ControllerChannel(brokerId: 7, brokerEpoch: 4242, logger: Logger(label: "test")) {
             try await BrokerLink.connect(host: "127.0.0.1", port: port, clientId: "controller", group: MultiThreadedEventLoopGroup.singleton)
         }
         channel.enqueue(.leaderAndIsr(ControllerRequests.leaderAndIsr(header(1), [], liveLeaders: [], listener: "PLAINTEXT")))
@@ -78,6 +85,7 @@ struct ControllerChannelTests {
         #expect(answered.map(\.epoch) == [1, 2, 3], "in the order queued")
         #expect(broker.seen.withLockedValue { $0.count } == 4, "the unanswered LeaderAndIsr was sent again")
         #expect(acks.withLockedValue { $0 } == 1)
+        #expect(broker.brokerEpochs.withLockedValue { $0 } == [4242, 4242, 4242, 4242], "every request carries the registration's epoch")
         #expect(channel.pendingCount == 0)
 
         // A stopped channel (the broker's registration is gone) sends nothing more.

@@ -49,6 +49,45 @@ struct ControllerRequestsTests {
         #expect(ControlFence.leaderAndIsrError(requestLeaderEpoch: 2, current: 3) == .staleControllerEpoch)
     }
 
+    /// KIP-380: a request meant for an earlier registration of the broker is stale; unknown (-1) and newer pass.
+    @Test func brokerEpochFence() {
+        #expect(!ControlFence.isBrokerEpochStale(requestEpoch: -1, current: 100), "a controller without broker epochs")
+        #expect(!ControlFence.isBrokerEpochStale(requestEpoch: 100, current: 100))
+        #expect(!ControlFence.isBrokerEpochStale(requestEpoch: 120, current: 100), "the controller saw the new registration first")
+        #expect(ControlFence.isBrokerEpochStale(requestEpoch: 99, current: 100))
+        let cache = MetadataCache()
+        #expect(!cache.isStale(brokerEpoch: 5), "not registered yet")
+        cache.brokerEpoch = 0x1_0000_0010
+        #expect(cache.isStale(brokerEpoch: 0x1_0000_000F))
+        #expect(!cache.isStale(brokerEpoch: 0x1_0000_0010))
+    }
+
+    /// A channel stamps its registration's epoch on each request; the field survives the versions sent.
+    @Test func brokerEpochIsStampedAndEncoded() throws {
+        let epoch: Int64 = 0x2_0000_0007
+        let tp = TopicPartition(topic: "t", partition: 0)
+        let requests: [ControllerRequest] = [
+            .leaderAndIsr(ControllerRequests.leaderAndIsr(header, [partition("t", 0, leader: 1, epoch: 3, replicas: [1])], liveLeaders: [], listener: "PLAINTEXT")),
+            .updateMetadata(ControllerRequests.updateMetadata(header, [], live: [])),
+            .stopReplica(ControllerRequests.stopReplica(header, [(tp, 3)], delete: false), onAck: { _ in }),
+        ]
+        for request in requests {
+            switch request.stamped(brokerEpoch: epoch) {
+            case .leaderAndIsr(let r):
+                #expect(r.brokerEpoch == epoch)
+                #expect(try roundTrip(r, version: ControllerRequests.leaderAndIsrVersion).brokerEpoch == epoch)
+            case .updateMetadata(let r):
+                #expect(r.brokerEpoch == epoch)
+                #expect(try roundTrip(r, version: ControllerRequests.updateMetadataVersion).brokerEpoch == epoch)
+            case .stopReplica(let r, _):
+                #expect(r.brokerEpoch == epoch)
+                #expect(try roundTrip(r, version: ControllerRequests.stopReplicaVersion).brokerEpoch == epoch)
+            }
+        }
+        // Built requests carry none until a channel stamps them.
+        #expect(ControllerRequests.updateMetadata(header, [], live: []).brokerEpoch == -1)
+    }
+
     @Test func stopReplicaFence() {
         #expect(ControlFence.stopReplicaAdmits(requestLeaderEpoch: ControlFence.epochDuringDelete, current: 9))
         #expect(ControlFence.stopReplicaAdmits(requestLeaderEpoch: ControlFence.noEpoch, current: 9))

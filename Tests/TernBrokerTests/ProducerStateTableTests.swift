@@ -63,6 +63,50 @@ import Testing
         #expect(ProducerStateTable.load(snapshot: ByteBuffer(bytes: [0, 1, 2])) == nil)
     }
 
+    /// ProducerStateManager's marker rules: an older producer epoch is INVALID_PRODUCER_EPOCH, an older coordinator
+    /// epoch than the last marker's is TRANSACTION_COORDINATOR_FENCED; the coordinator epoch survives epoch bumps.
+    @Test func markerFromAnOlderCoordinatorEpochIsFenced() {
+        var t = ProducerStateTable()
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 0, coordinatorEpoch: 0) == .none, "unknown producer")
+        t.markerWritten(producerId: 7, producerEpoch: 0, coordinatorEpoch: 5)
+        #expect(t.entries[7]?.coordinatorEpoch == 5)
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 0, coordinatorEpoch: 4) == .transactionCoordinatorFenced)
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 0, coordinatorEpoch: 5) == .none)
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 1, coordinatorEpoch: 6) == .none)
+        t.markerWritten(producerId: 7, producerEpoch: 2, coordinatorEpoch: 6)
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 1, coordinatorEpoch: 9) == .invalidProducerEpoch)
+        record(&t, pid: 7, epoch: 3, seq: 0, count: 1, offset: 10)  // a new epoch's batch keeps the coordinator epoch
+        #expect(t.entries[7]?.coordinatorEpoch == 6)
+        #expect(t.checkMarker(producerId: 7, producerEpoch: 3, coordinatorEpoch: 5) == .transactionCoordinatorFenced)
+        #expect(t.checkMarker(producerId: 8, producerEpoch: 0, coordinatorEpoch: 0) == .none, "per producer")
+    }
+
+    @Test func coordinatorEpochSurvivesSnapshotAndReplay() throws {
+        var t = ProducerStateTable()
+        record(&t, pid: 1, seq: 0, count: 1, offset: 0)
+        t.markerWritten(producerId: 1, producerEpoch: 0, coordinatorEpoch: 12)
+        let loaded = try #require(ProducerStateTable.load(snapshot: t.snapshot(at: 2)))
+        #expect(loaded.table.entries[1]?.coordinatorEpoch == 12)
+        #expect(loaded.table.entries == t.entries)
+
+        // A version 1 snapshot (before coordinator epochs) still loads, with none known.
+        var v1 = ByteBuffer()
+        v1.writeInteger(Int16(1)); v1.writeInteger(Int64(3)); v1.writeInteger(Int32(1))
+        v1.writeInteger(Int64(4)); v1.writeInteger(Int16(2)); v1.writeInteger(Int8(0))
+        v1.writeInteger(CRC32C.checksum(v1, at: v1.readerIndex, length: v1.readableBytes))
+        let old = try #require(ProducerStateTable.load(snapshot: v1))
+        #expect(old.offset == 3)
+        #expect(old.table.entries[4] == .init(producerEpoch: 2, batches: [], coordinatorEpoch: -1))
+
+        // Replaying a stored COMMIT marker restores its coordinator epoch.
+        let marker = RecordBatchBuilder.transactionMarker(
+            ControlRecord(type: .commit, coordinatorEpoch: 9), producerId: 5, producerEpoch: 1, timestamp: 0)
+        var replayed = ProducerStateTable()
+        replayed.replay(batchesIn: marker)
+        #expect(replayed.entries[5]?.producerEpoch == 1)
+        #expect(replayed.entries[5]?.coordinatorEpoch == 9)
+    }
+
     @Test func replayOfBatchHeadersRebuildsTheTable() throws {
         var buffer = ByteBuffer()
         for i in 0..<3 {

@@ -70,4 +70,39 @@ import TernStorage
         }
         try manager.shutdown()
     }
+
+    /// A marker from a coordinator that lost its `__transaction_state` partition (an older coordinator epoch) is
+    /// refused with TRANSACTION_COORDINATOR_FENCED, also after the partition is rebuilt from its log.
+    @Test func markerOfAnOlderCoordinatorEpochIsFenced() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-txn-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let logger = Logger(label: "test")
+        let tp = TopicPartition(topic: "t", partition: 0)
+        let manager = LogManager(logDirs: [dir], logger: logger)
+        _ = try manager.startup()
+        let log = try manager.getOrCreateLog(tp)
+        let partition = Partition(topicPartition: tp, log: log, logger: logger)
+        let records = batch(pid: 7, transactional: true, count: 1, baseOffset: 0)
+        _ = try partition.appendAsLeader(records, headers: try RecordBatchValidator.validate(records, options: .init()))
+        try partition.writeTransactionMarker(producerId: 7, producerEpoch: 0, commit: true, coordinatorEpoch: 3, timestamp: 0)
+        func fencedCode(_ p: Partition, coordinatorEpoch: Int32) -> ErrorCode? {
+            do {
+                try p.writeTransactionMarker(producerId: 7, producerEpoch: 0, commit: false, coordinatorEpoch: coordinatorEpoch, timestamp: 0)
+                return nil
+            } catch Partition.AppendFailure.rejected(let code, _) {
+                return code
+            } catch {
+                return .unknownServerError
+            }
+        }
+        let end = log.logEndOffset
+        #expect(fencedCode(partition, coordinatorEpoch: 2) == .transactionCoordinatorFenced)
+        #expect(log.logEndOffset == end, "nothing written")
+        let reopened = Partition(topicPartition: tp, log: log, logger: logger)
+        #expect(fencedCode(reopened, coordinatorEpoch: 2) == .transactionCoordinatorFenced, "rebuilt from the stored marker")
+        #expect(fencedCode(reopened, coordinatorEpoch: 3) == nil, "the same coordinator epoch writes")
+        #expect(fencedCode(reopened, coordinatorEpoch: 4) == nil)
+        #expect(fencedCode(reopened, coordinatorEpoch: 3) == .transactionCoordinatorFenced)
+        try manager.shutdown()
+    }
 }

@@ -149,6 +149,19 @@ final class ZooKeeperClientTests {
         }
     }
 
+    /// KIP-380: a broker's epoch is its registration's czxid, newer on every registration.
+    @Test func ephemeralCreateWithStatAnswersTheCreationZxid() throws {
+        let zk = try ZooKeeperClient.connectBlocking(server.connectString)
+        defer { zk.close() }
+        let first = try zk.createEphemeralWithStatBlocking("/epoch", data: [1])
+        #expect(first.czxid > 0)
+        #expect(first.ephemeralOwner == zk.sessionId)
+        #expect(try zk.createEphemeralWithStatBlocking("/epoch", data: [1]).czxid == first.czxid, "the same node: the same epoch")
+        try zk.blocking { zk.delete("/epoch", version: -1, completion: $0) }
+        let again = try zk.createEphemeralWithStatBlocking("/epoch", data: [1])
+        #expect(again.czxid > first.czxid, "a new registration has a newer epoch")
+    }
+
     @Test func connectTimesOutWithoutServer() async throws {
         let port = ZooKeeperServer.freePort()
         await #expect(throws: ZooKeeperError.self) {

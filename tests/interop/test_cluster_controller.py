@@ -22,8 +22,8 @@ from zk import ZK_CLASSPATH, zookeeper  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-STALE_CONTROLLER_EPOCH = 11
-LEADER_AND_ISR, STOP_REPLICA, UPDATE_METADATA = 4, 5, 6
+STALE_CONTROLLER_EPOCH, STALE_BROKER_EPOCH = 11, 77
+LEADER_AND_ISR, STOP_REPLICA, UPDATE_METADATA, CONTROLLED_SHUTDOWN = 4, 5, 6, 7
 
 
 def zk_shell(zookeeper, *commands: str) -> list[str]:
@@ -77,6 +77,25 @@ def stop_replica_v0(controller_epoch, topic, partition, delete):
     return Writer().int32(0).int32(controller_epoch).boolean(delete).int32(1).string(topic).int32(partition).bytes()
 
 
+# Broker epochs (KIP-380): LeaderAndIsr v2, UpdateMetadata v5, StopReplica v1 and ControlledShutdown v2 carry one.
+
+def leader_and_isr_v2(controller_epoch, broker_epoch):
+    return Writer().int32(0).int32(controller_epoch).int64(broker_epoch).int32(0).int32(0).bytes()
+
+
+def update_metadata_v5(controller_epoch, broker_epoch):
+    return Writer().int32(0).int32(controller_epoch).int64(broker_epoch).int32(0).int32(0).bytes()
+
+
+def stop_replica_v1(controller_epoch, broker_epoch, topic, partition):
+    w = Writer().int32(0).int32(controller_epoch).int64(broker_epoch).boolean(False)
+    return w.int32(1).string(topic).int32(1).int32(partition).bytes()
+
+
+def controlled_shutdown_v2(broker_id, broker_epoch):
+    return Writer().int32(broker_id).int64(broker_epoch).bytes()
+
+
 def partition_errors(r: Reader):
     return [(r.string(), r.int32(), r.int16()) for _ in range(r.int32())]
 
@@ -105,6 +124,29 @@ def test_stale_controller_epoch_is_refused(zookeeper, broker_factory, topic_name
     r = call(b, STOP_REPLICA, 0, stop_replica_v0(epoch - 1, topic_name, 0, True))
     assert r.int16() == STALE_CONTROLLER_EPOCH
     assert partition_errors(r) == [(topic_name, 0, STALE_CONTROLLER_EPOCH)]
+
+    # Broker epochs: the registration's czxid. One older is for an earlier incarnation of the broker: refused before
+    # anything else (the deposed controller epoch is not even looked at); the current one and a newer one pass
+    # that check and meet the controller-epoch fence.
+    czxid = int(next(line for line in zk_shell(zookeeper, "stat /brokers/ids/0") if line.startswith("cZxid"))
+                .split("=")[1].strip(), 16)
+    assert f"broker epoch {czxid}" in b.log_text()
+    for stale in (czxid - 1, 0):
+        r = call(b, LEADER_AND_ISR, 2, leader_and_isr_v2(epoch, stale))
+        assert r.int16() == STALE_BROKER_EPOCH
+        r = call(b, UPDATE_METADATA, 5, update_metadata_v5(epoch, stale))
+        assert r.int16() == STALE_BROKER_EPOCH
+        r = call(b, STOP_REPLICA, 1, stop_replica_v1(epoch, stale, topic_name, 0))
+        assert r.int16() == STALE_BROKER_EPOCH
+        assert partition_errors(r) == [(topic_name, 0, STALE_BROKER_EPOCH)]
+        # The controller refuses a controlled shutdown from an earlier incarnation too.
+        r = call(b, CONTROLLED_SHUTDOWN, 2, controlled_shutdown_v2(0, stale))
+        assert (r.int16(), r.int32()) == (STALE_BROKER_EPOCH, 0)
+    for current in (czxid, czxid + 1000, -1):
+        r = call(b, UPDATE_METADATA, 5, update_metadata_v5(epoch - 1, current))
+        assert r.int16() == STALE_CONTROLLER_EPOCH, current
+        r = call(b, STOP_REPLICA, 1, stop_replica_v1(epoch - 1, current, topic_name, 0))
+        assert r.int16() == STALE_CONTROLLER_EPOCH, current
 
     # The current controller epoch with a leader epoch that is not newer than the replica's: ignored for that
     # partition (Kafka answers STALE_CONTROLLER_EPOCH there), the request itself accepted.

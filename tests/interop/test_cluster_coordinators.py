@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafka.protocol.admin import AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse
 from kafka.protocol.consumer.group import HeartbeatRequest, HeartbeatResponse
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
 
@@ -26,6 +27,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 INTERNAL_PARTITIONS = 5
 COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, UNKNOWN_MEMBER_ID = 15, 16, 25
+TRANSACTION_COORDINATOR_FENCED = 52
+WRITE_TXN_MARKERS = 27
 
 
 @pytest.fixture
@@ -115,6 +118,63 @@ def test_group_requests_to_other_brokers_answer_not_coordinator(cluster):
             code = rk.kp_request(conn, HeartbeatRequest, HeartbeatResponse, 3, group_id=group, generation_id=1,
                                  member_id="m", group_instance_id=None).error_code
         assert code == (UNKNOWN_MEMBER_ID if b.node_id == coordinator else NOT_COORDINATOR), (b.node_id, coordinator)
+
+
+def heartbeat_code(broker, group):
+    with rk.RawConnection.to(broker.bootstrap) as conn:
+        return rk.kp_request(conn, HeartbeatRequest, HeartbeatResponse, 3, group_id=group, generation_id=1,
+                             member_id="m", group_instance_id=None).error_code
+
+
+def test_offsets_partition_moved_away_is_unloaded_from_its_old_leader(cluster):
+    """A reassignment that removes the leader of a group's `__consumer_offsets` partition: the old leader gets no
+    LeaderAndIsr, only StopReplica (with delete), which must unload the partition from its group coordinator
+    (Kafka's onResignation), so it answers NOT_COORDINATOR instead of serving a partition it no longer has."""
+    group = "moved-away"
+    wait_for(lambda: group_coordinator(cluster, group) >= 0, 20, "the group's coordinator")
+    old = group_coordinator(cluster, group)
+    assert heartbeat_code(next(b for b in cluster if b.node_id == old), group) == UNKNOWN_MEMBER_ID
+    partition = internal_partition(group)
+    target = sorted(b.node_id for b in cluster if b.node_id != old)
+    controller = AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(timeout=5).controller_id
+    with rk.RawConnection.to(next(b for b in cluster if b.node_id == controller).bootstrap) as conn:
+        r = rk.kp_request(conn, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, 0,
+                          timeout_ms=5000, topics=[{"name": "__consumer_offsets",
+                                                    "partitions": [{"partition_index": partition, "replicas": target}]}])
+    assert r.error_code == 0 and [p.error_code for t in r.responses for p in t.partitions] == [0]
+    wait_for(lambda: group_coordinator(cluster, group) in target, 30, "the group's new coordinator")
+    old_broker = next(b for b in cluster if b.node_id == old)
+    wait_for(lambda: heartbeat_code(old_broker, group) == NOT_COORDINATOR, 15, "the old leader unloaded the partition")
+    assert f"group coordinator: unloaded __consumer_offsets-{partition}" in old_broker.log_text()
+    new = next(b for b in cluster if b.node_id == group_coordinator(cluster, group))
+    assert heartbeat_code(new, group) == UNKNOWN_MEMBER_ID
+
+
+def write_txn_marker_v0(broker, producer_id, coordinator_epoch, topic, partition=0, commit=True):
+    """One WriteTxnMarkers v0 (hand-encoded); the partition's error code."""
+    w = rk.Writer().int32(1).int64(producer_id).int16(0).boolean(commit)
+    w.int32(1).string(topic).int32(1).int32(partition).int32(coordinator_epoch)
+    with rk.RawConnection.to(broker.bootstrap) as conn:
+        conn.send_request(WRITE_TXN_MARKERS, 0, w.bytes())
+        _, payload = conn.recv_response(header_version=0)
+    r = rk.Reader(payload)
+    assert r.int32() == 1 and r.int64() == producer_id and r.int32() == 1 and r.string() == topic
+    assert r.int32() == 1 and r.int32() == partition
+    return r.int16()
+
+
+def test_marker_from_an_older_coordinator_epoch_is_fenced(cluster, topic_name):
+    """A partition leader remembers per producer the coordinator epoch of its last marker: a marker from an older
+    coordinator (one that lost its `__transaction_state` partition) is TRANSACTION_COORDINATOR_FENCED."""
+    create_topic(cluster, topic_name)
+    leader_id = AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(topic_name, timeout=5) \
+        .topics[topic_name].partitions[0].leader
+    leader = next(b for b in cluster if b.node_id == leader_id)
+    pid = 987654
+    assert write_txn_marker_v0(leader, pid, 7, topic_name) == 0
+    assert write_txn_marker_v0(leader, pid, 6, topic_name, commit=False) == TRANSACTION_COORDINATOR_FENCED
+    assert write_txn_marker_v0(leader, pid, 7, topic_name) == 0, "the same coordinator epoch writes"
+    assert write_txn_marker_v0(leader, pid + 1, 1, topic_name) == 0, "per producer"
 
 
 def test_group_keeps_consuming_when_its_coordinator_is_killed(cluster, topic_name):

@@ -3,6 +3,7 @@ import TernStorage
 
 /// LeaderAndIsr (key 4), versions 0-7: the controller tells the replicas of partitions their role (ZooKeeper
 /// mode; Kafka's ReplicaManager.becomeLeaderOrFollower).
+/// - A broker epoch (v2+) older than this broker's registration is refused whole with STALE_BROKER_EPOCH (KIP-380).
 /// - A controller epoch below the highest this broker has seen is refused whole with STALE_CONTROLLER_EPOCH.
 /// - Per partition: the topic must exist and list this broker among `replicas` (else UNKNOWN_TOPIC_OR_PARTITION);
 ///   a leader epoch not newer than the one the replica holds is ignored with STALE_CONTROLLER_EPOCH, as Kafka
@@ -24,17 +25,24 @@ extension Broker {
                     return (t.topicId, s)
                 }
             }
-        let admitted = metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch)
-        if !admitted {
+        // Kafka checks the broker epoch first: a request for an earlier registration changes nothing.
+        let refusal: ErrorCode
+        if metadataCache.isStale(brokerEpoch: request.brokerEpoch) {
+            logger.info("ignoring LeaderAndIsr with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
+            refusal = .staleBrokerEpoch
+        } else if !metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) {
             logger.warning("ignoring LeaderAndIsr from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
+            refusal = .staleControllerEpoch
+        } else {
+            refusal = .none
         }
         var errors: [(KafkaUUID, String, Int32, ErrorCode)] = []
         for (topicId, s) in states {
-            let code = admitted ? becomeLeaderOrFollower(s) : .staleControllerEpoch
+            let code = refusal == .none ? becomeLeaderOrFollower(s) : refusal
             errors.append((topicId, s.topicName, s.partitionIndex, code))
         }
         var response = LeaderAndIsrResponse()
-        if !admitted { response.errorCode = ErrorCode.staleControllerEpoch.rawValue }
+        response.errorCode = refusal.rawValue
         let entries = errors.map { _, topic, p, code in
             var e = LeaderAndIsrResponse.LeaderAndIsrPartitionError()
             e.topicName = topic

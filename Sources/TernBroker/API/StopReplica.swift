@@ -4,9 +4,12 @@ import TernStorage
 /// StopReplica (key 5), versions 0-4: the controller tells a broker to stop replicating partitions (ZooKeeper
 /// mode; Kafka's ReplicaManager.stopReplicas). With `delete_partition` the replica's log is deleted too (topic
 /// deletion, a replica moved away); without it the replica stops fetching and serving but keeps its log.
+/// - A broker epoch (v1+) older than this broker's registration: STALE_BROKER_EPOCH for the whole request (KIP-380).
 /// - A controller epoch below the highest seen: STALE_CONTROLLER_EPOCH for the whole request.
 /// - v3+ carries a leader epoch per partition: -1 (none) and -2 (the topic is being deleted) always apply, an
 ///   epoch at least the replica's applies, an older one is FENCED_LEADER_EPOCH.
+/// - A `__consumer_offsets` / `__transaction_state` partition it led is unloaded from the group / transaction
+///   coordinator (its keys answer NOT_COORDINATOR), as a LeaderAndIsr making it a follower does.
 /// - A partition this broker does not host answers NONE (the log is deleted all the same if it is on disk).
 extension Broker {
     func stopReplica(_ request: StopReplicaRequest, _ ctx: RequestContext) throws -> StopReplicaResponse {
@@ -31,16 +34,22 @@ extension Broker {
             }
         }
         var response = StopReplicaResponse()
-        let admitted = metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch)
-        if !admitted {
+        let refusal: ErrorCode
+        if metadataCache.isStale(brokerEpoch: request.brokerEpoch) {
+            logger.info("ignoring StopReplica with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
+            refusal = .staleBrokerEpoch
+        } else if !metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) {
             logger.warning("ignoring StopReplica from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
-            response.errorCode = ErrorCode.staleControllerEpoch.rawValue
+            refusal = .staleControllerEpoch
+        } else {
+            refusal = .none
         }
+        response.errorCode = refusal.rawValue
         response.partitionErrors = targets.map { target in
             var e = StopReplicaResponse.StopReplicaPartitionError()
             e.topicName = target.tp.topic
             e.partitionIndex = target.tp.partition
-            let code = admitted ? stopReplica(target.tp, leaderEpoch: target.leaderEpoch, delete: target.delete) : .staleControllerEpoch
+            let code = refusal == .none ? stopReplica(target.tp, leaderEpoch: target.leaderEpoch, delete: target.delete) : refusal
             e.errorCode = code.rawValue
             return e
         }
@@ -57,6 +66,10 @@ extension Broker {
             // No leader, no fetching (the replica fetcher only follows partitions whose leader it serves), and no
             // epoch held: Kafka drops a stopped partition, so a later LeaderAndIsr applies whatever its epoch.
             partition.setRole(leader: -1, leaderEpoch: -1, localBrokerId: brokerId)
+            // A coordinator partition this broker led is unloaded from its coordinator. Kafka resigns on a deleting
+            // StopReplica only (a reassignment moving the replica away gets no LeaderAndIsr); here a stopped replica
+            // leads nothing either way, so the coordinator follows the role as for any other change.
+            coordinatorPartitionRoleChanged(partition)
         }
         if delete {
             do {

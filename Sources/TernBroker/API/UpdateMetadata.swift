@@ -4,6 +4,7 @@ import TernStorage
 /// UpdateMetadata (key 6), versions 0-8: the controller tells every live broker the partition states and the
 /// live brokers (ZooKeeper mode; Kafka's ReplicaManager.maybeUpdateMetadataCache). The Metadata API answers from
 /// what the last ones said (MetadataCache).
+/// - A broker epoch (v5+) older than this broker's registration is refused with STALE_BROKER_EPOCH (KIP-380).
 /// - A controller epoch below the highest seen is refused with STALE_CONTROLLER_EPOCH and changes nothing.
 /// - Partition states replace the cached ones; a leader of -2 (the topic is being deleted) removes the partition.
 /// - The live broker list replaces the cached one whole (endpoints per listener from v3; v0-v2 a PLAINTEXT one).
@@ -13,6 +14,11 @@ extension Broker {
             throw RequestRejection(description: "UpdateMetadata is only served in a ZooKeeper cluster")
         }
         var response = UpdateMetadataResponse()
+        guard !metadataCache.isStale(brokerEpoch: request.brokerEpoch) else {
+            logger.info("ignoring UpdateMetadata with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
+            response.errorCode = ErrorCode.staleBrokerEpoch.rawValue
+            return response
+        }
         guard metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) else {
             logger.warning("ignoring UpdateMetadata from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
             response.errorCode = ErrorCode.staleControllerEpoch.rawValue

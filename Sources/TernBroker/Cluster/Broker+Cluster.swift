@@ -69,8 +69,9 @@ extension Broker {
         let deadline = Date().addingTimeInterval(Double(zk.negotiatedSessionTimeoutMs) / 1000 + 5)
         while true {
             do {
-                try zk.createEphemeralBlocking(KafkaZNodes.broker(brokerId), data: data)
-                logger.info("registered broker \(brokerId) at \(KafkaZNodes.broker(brokerId)) with endpoints \(registration.endpoints)")
+                let stat = try zk.createEphemeralWithStatBlocking(KafkaZNodes.broker(brokerId), data: data)
+                metadataCache.brokerEpoch = stat.czxid
+                logger.info("registered broker \(brokerId) at \(KafkaZNodes.broker(brokerId)) with endpoints \(registration.endpoints), broker epoch \(stat.czxid)")
                 return
             } catch let e as ZooKeeperError where e.isNodeExists && Date() < deadline {
                 logger.warning("\(KafkaZNodes.broker(brokerId)) is still held by an earlier session; waiting for it to expire")

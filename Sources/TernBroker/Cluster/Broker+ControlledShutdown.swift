@@ -18,7 +18,7 @@ extension Broker {
             do {
                 let remaining: [TopicPartition]
                 if controller.isActive {
-                    let (code, left) = controller.controlledShutdown(brokerId: brokerId)
+                    let (code, left) = controller.controlledShutdown(brokerId: brokerId, brokerEpoch: metadataCache.brokerEpoch)
                     guard code == .none else { throw BrokerError.metadata("controlled shutdown refused: error \(code.rawValue)") }
                     remaining = left
                 } else {
@@ -27,6 +27,7 @@ extension Broker {
                     defer { link.close() }
                     var request = ControlledShutdownRequest()
                     request.brokerId = brokerId
+                    request.brokerEpoch = metadataCache.brokerEpoch  // v2+ (KIP-380)
                     let response = try await link.send(request, version: 3, flexible: true)
                     guard response.errorCode == 0 else {
                         throw BrokerError.metadata("controller \(controllerId) answered error \(response.errorCode)")

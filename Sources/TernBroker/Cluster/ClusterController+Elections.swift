@@ -165,10 +165,16 @@ extension ClusterController {
     /// ControlledShutdown: moves leadership of the partitions `id` leads to other live ISR members and takes it
     /// out of the ISRs of the rest, so neither new leaders nor acks=all wait on it. Returns the partitions it
     /// still leads (no other ISR member to take over); the broker retries or gives up and stops anyway.
-    func controlledShutdown(brokerId id: Int32) -> (ErrorCode, [TopicPartition]) {
+    /// A `brokerEpoch` older than the broker's live registration is STALE_BROKER_EPOCH (the request comes from an
+    /// earlier incarnation of it); -1 (ControlledShutdown v0-v1) is not checked, as in Kafka.
+    func controlledShutdown(brokerId id: Int32, brokerEpoch: Int64 = ControlFence.unknownBrokerEpoch) -> (ErrorCode, [TopicPartition]) {
         queue.sync {
             guard active else { return (.notController, []) }
-            guard store.liveBrokers()?[id] != nil else { return (.brokerNotAvailable, []) }
+            guard let registered = store.liveBrokers()?[id] else { return (.brokerNotAvailable, []) }
+            if ControlFence.isBrokerEpochStale(requestEpoch: brokerEpoch, current: registered.epoch) {
+                logger.info("refusing controlled shutdown of broker \(id) at broker epoch \(brokerEpoch): its current epoch is \(registered.epoch)")
+                return (.staleBrokerEpoch, [])
+            }
             shuttingDown.insert(id)
             logger.info("controlled shutdown of broker \(id)")
             let live = liveBrokerIds()

@@ -106,10 +106,19 @@ extension ClusterController {
         let live = store.liveBrokers() ?? [:]
         let gone = Set(channels.keys).subtracting(live.keys)
         for id in gone { channels.removeValue(forKey: id)?.stop() }
+        // Bounced (Kafka's name): registered again, with a newer epoch, since its channel was made (a restart or a
+        // session expiry the child watch saw as one change). Its queued requests were for the old registration:
+        // it starts over as a new broker.
+        for (id, broker) in live {
+            guard let channel = channels[id], channel.brokerEpoch != broker.epoch else { continue }
+            logger.info("broker \(id) registered again (broker epoch \(channel.brokerEpoch) -> \(broker.epoch))")
+            channels.removeValue(forKey: id)?.stop()
+            shuttingDown.remove(id)  // the shutdown it asked for is over
+        }
         var added: Set<Int32> = []
-        for id in live.keys where channels[id] == nil {
+        for (id, broker) in live where channels[id] == nil {
             guard let connector else { break }
-            channels[id] = ControllerChannel(brokerId: id, logger: logger) { try await connector(id) }
+            channels[id] = ControllerChannel(brokerId: id, brokerEpoch: broker.epoch, logger: logger) { try await connector(id) }
             added.insert(id)
         }
         let fresh = all ? Set(channels.keys) : added

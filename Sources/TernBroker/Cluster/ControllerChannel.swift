@@ -17,6 +17,15 @@ enum ControllerRequest: Sendable {
         }
     }
 
+    /// The request as sent to the registration with `brokerEpoch` (one UpdateMetadata goes to every broker).
+    func stamped(brokerEpoch: Int64) -> ControllerRequest {
+        switch self {
+        case .leaderAndIsr(var r): r.brokerEpoch = brokerEpoch; return .leaderAndIsr(r)
+        case .updateMetadata(var r): r.brokerEpoch = brokerEpoch; return .updateMetadata(r)
+        case .stopReplica(var r, let onAck): r.brokerEpoch = brokerEpoch; return .stopReplica(r, onAck: onAck)
+        }
+    }
+
     fileprivate func send(on link: BrokerLink) async throws -> Int16 {
         switch self {
         case .leaderAndIsr(let r):
@@ -37,8 +46,11 @@ enum ControllerRequest: Sendable {
 /// An answer with an error code counts as delivered: the broker saw it and judged it (a stale epoch stays stale).
 /// The queue is bounded: past `maxQueued` the oldest UpdateMetadata requests are dropped (a later one carries
 /// newer states); role and stop requests are never dropped.
+/// A channel serves one registration of the broker: every request carries its `brokerEpoch` (KIP-380), and a
+/// broker that registers anew (a new epoch) gets a new channel.
 final class ControllerChannel: Sendable {
     let brokerId: Int32
+    let brokerEpoch: Int64
     static let maxQueued = 10_000
     private struct Pending: Sendable {
         var id: UInt64
@@ -55,8 +67,9 @@ final class ControllerChannel: Sendable {
     private let connect: @Sendable () async throws -> BrokerLink
     private let logger: Logger
 
-    init(brokerId: Int32, logger: Logger, connect: @escaping @Sendable () async throws -> BrokerLink) {
+    init(brokerId: Int32, brokerEpoch: Int64 = -1, logger: Logger, connect: @escaping @Sendable () async throws -> BrokerLink) {
         self.brokerId = brokerId
+        self.brokerEpoch = brokerEpoch
         self.logger = logger
         self.connect = connect
     }
@@ -65,7 +78,7 @@ final class ControllerChannel: Sendable {
         let start = state.withLockedValue { s -> Bool in
             guard !s.stopped else { return false }
             s.nextId += 1
-            s.queue.append(Pending(id: s.nextId, request: request))
+            s.queue.append(Pending(id: s.nextId, request: request.stamped(brokerEpoch: brokerEpoch)))
             if s.queue.count > Self.maxQueued, let i = s.queue.firstIndex(where: { if case .updateMetadata = $0.request { true } else { false } }) {
                 s.queue.remove(at: i)
             }

@@ -14,6 +14,8 @@ final class MetadataCache: Sendable {
         var liveBrokers: [Int32: ClusterBroker] = [:]
         /// Whether an UpdateMetadata has arrived yet (before it the broker knows only itself).
         var initialized = false
+        /// This broker's own epoch (KIP-380): the czxid of its current registration, -1 before it registers.
+        var brokerEpoch: Int64 = -1
     }
 
     private let state = NIOLockedValueBox(State())
@@ -30,6 +32,17 @@ final class MetadataCache: Sendable {
     }
 
     var controllerEpoch: Int32 { state.withLockedValue { $0.controllerEpoch } }
+
+    /// Set at each registration in `/brokers/ids` (start-up, and again after a session expiry).
+    var brokerEpoch: Int64 {
+        get { state.withLockedValue { $0.brokerEpoch } }
+        set { state.withLockedValue { $0.brokerEpoch = newValue } }
+    }
+
+    /// Whether a controller request was meant for an earlier registration of this broker (STALE_BROKER_EPOCH).
+    func isStale(brokerEpoch requestEpoch: Int64) -> Bool {
+        ControlFence.isBrokerEpochStale(requestEpoch: requestEpoch, current: brokerEpoch)
+    }
     var controllerId: Int32? { state.withLockedValue { $0.controllerId } }
     var isInitialized: Bool { state.withLockedValue { $0.initialized } }
 
@@ -64,6 +77,17 @@ final class MetadataCache: Sendable {
 enum ControlFence {
     /// Kafka's LeaderAndIsr.LeaderDuringDelete: UpdateMetadata marks the partitions of a topic being deleted.
     static let leaderDuringDelete: Int32 = -2
+
+    /// Kafka's AbstractControlRequest.UNKNOWN_BROKER_EPOCH: a controller that does not send broker epochs.
+    static let unknownBrokerEpoch: Int64 = -1
+
+    /// KIP-380 (KafkaApis.isBrokerEpochStale): a LeaderAndIsr / UpdateMetadata / StopReplica, or a ControlledShutdown
+    /// at the controller, whose broker epoch is older than the broker's current one was meant for an earlier
+    /// incarnation of it (before a session expiry or a restart). An unknown epoch (-1) always passes, and so does
+    /// a newer one: the controller may learn a new registration before the broker itself does.
+    static func isBrokerEpochStale(requestEpoch: Int64, current: Int64) -> Bool {
+        requestEpoch != unknownBrokerEpoch && requestEpoch < current
+    }
 
     /// A request from a controller epoch below the highest seen comes from a deposed controller.
     static func admits(requestEpoch: Int32, highestSeen: Int32) -> Bool { requestEpoch >= highestSeen }

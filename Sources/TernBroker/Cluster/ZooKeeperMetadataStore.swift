@@ -338,11 +338,11 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
         var brokers: [Int32: ClusterBroker] = [:]
         for s in ids {
             guard let id = Int32(s),
-                  let (data, _) = try? zk.blocking({ zk.get(KafkaZNodes.broker(id), watch: false, completion: $0) }),
+                  let (data, stat) = try? zk.blocking({ zk.get(KafkaZNodes.broker(id), watch: false, completion: $0) }),
                   let reg = ZNodeJSON.decode(BrokerRegistration.self, data) else { continue }
             var endpoints: [String: (host: String, port: Int)] = [:]
             for e in reg.parsedEndpoints { endpoints[e.listenerName] = (e.host, e.port) }
-            brokers[id] = ClusterBroker(id: id, rack: reg.rack, endpoints: endpoints)
+            brokers[id] = ClusterBroker(id: id, rack: reg.rack, endpoints: endpoints, epoch: stat.czxid)
         }
         state.withLockedValue { $0.brokers = brokers }
         publish(.brokersChanged(live: Set(brokers.keys)))

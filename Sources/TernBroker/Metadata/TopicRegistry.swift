@@ -52,6 +52,9 @@ public struct ClusterBroker: Sendable, Equatable {
     public var rack: String?
     /// listener name -> (host, port)
     public var endpoints: [String: (host: String, port: Int)]
+    /// KIP-380's broker epoch: the czxid of its `/brokers/ids/<id>` registration, -1 when unknown (learnt from
+    /// UpdateMetadata, whose broker list does not carry it). Not part of `==`: the same broker, re-registered.
+    public var epoch: Int64 = -1
 
     public static func == (a: ClusterBroker, b: ClusterBroker) -> Bool {
         a.id == b.id && a.rack == b.rack && a.endpoints.mapValues { "\($0.host):\($0.port)" } == b.endpoints.mapValues { "\($0.host):\($0.port)" }

@@ -142,7 +142,8 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     /// Writes a COMMIT or ABORT marker for `producerId` (Kafka's WriteTxnMarkers, done in-process by the
     /// transaction coordinator): a control batch carrying the producer id and epoch, which ends the producer's open
     /// transaction here. A marker with a newer epoch (a fenced or timed-out producer) moves the producer's epoch
-    /// forward, so batches of the old epoch are refused afterwards (INVALID_PRODUCER_EPOCH).
+    /// forward, so batches of the old epoch are refused afterwards (INVALID_PRODUCER_EPOCH). A marker from an older
+    /// coordinator epoch than the producer's last one is TRANSACTION_COORDINATOR_FENCED (ProducerStateManager).
     @discardableResult
     public func writeTransactionMarker(
         producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32, timestamp: Int64
@@ -150,14 +151,20 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
         try lock.withLock {
             // Only the leader writes markers; followers copy them (WriteTxnMarkers goes to the leader).
             if !_isLeader { throw AppendFailure.rejected(.notLeaderOrFollower, "\(topicPartition): this broker is not the leader") }
-            if let current = producers.entries[producerId]?.producerEpoch, producerEpoch < current {
+            switch producers.checkMarker(producerId: producerId, producerEpoch: producerEpoch, coordinatorEpoch: coordinatorEpoch) {
+            case .none: break
+            case .invalidProducerEpoch:
+                let current = producers.entries[producerId]?.producerEpoch ?? -1
                 throw AppendFailure.rejected(.invalidProducerEpoch, "marker epoch \(producerEpoch) below \(current) on \(topicPartition)")
+            case let code:
+                let current = producers.entries[producerId]?.coordinatorEpoch ?? -1
+                throw AppendFailure.rejected(code, "marker of coordinator epoch \(coordinatorEpoch) below \(current) for producer \(producerId) on \(topicPartition)")
             }
             let marker = ControlRecord(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
             let batch = RecordBatchBuilder.transactionMarker(
                 marker, producerId: producerId, producerEpoch: producerEpoch, timestamp: timestamp)
             let info = try log.append(batches: batch, leaderEpoch: _leaderEpoch)
-            producers.advanceEpoch(producerId: producerId, to: producerEpoch)
+            producers.markerWritten(producerId: producerId, producerEpoch: producerEpoch, coordinatorEpoch: coordinatorEpoch)
             transactions.ended(producerId: producerId, commit: commit, markerOffset: info.firstOffset)
             advanceHighWatermarkLocked()
             return info.firstOffset
@@ -187,7 +194,9 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     /// rebuild: only a control batch's marker record is read.
     private func replayLog(producersFrom: Int64, transactionsFrom: Int64) {
         try? log.forEachBatch(from: min(producersFrom, transactionsFrom), wantsBytes: { $0.attributes.isControl }) { header, bytes in
-            if header.lastOffset >= producersFrom { producers.replay(header) }
+            if header.lastOffset >= producersFrom {
+                producers.replay(header, coordinatorEpoch: bytes.flatMap(ProducerStateTable.markerCoordinatorEpoch))
+            }
             if header.lastOffset >= transactionsFrom { transactions.replay(header, batch: bytes) }
         }
     }

@@ -6,9 +6,10 @@ import NIOCore
 /// twice (Kafka's `ProducerStateManager`).
 ///
 /// Snapshot format (`producer-state.snapshot` in the partition directory; big-endian):
-/// `version int16 (1) | snapshotOffset int64 | count int32 | count x entry | crc32c uint32 of everything before`
-/// where an entry is `producerId int64 | epoch int16 | batchCount int8 | batchCount x (firstSeq int32,
-/// lastSeq int32, firstOffset int64, lastOffset int64, timestamp int64)`.
+/// `version int16 (2) | snapshotOffset int64 | count int32 | count x entry | crc32c uint32 of everything before`
+/// where an entry is `producerId int64 | epoch int16 | coordinatorEpoch int32 | batchCount int8 | batchCount x
+/// (firstSeq int32, lastSeq int32, firstOffset int64, lastOffset int64, timestamp int64)`. Version 1 (no
+/// coordinatorEpoch) is still read.
 /// After a crash the snapshot may be older than the log: the partition replays batch headers from
 /// `snapshotOffset` to the log end, which restores the same table (a lost snapshot costs a longer replay only).
 public struct ProducerStateTable: Sendable {
@@ -26,6 +27,9 @@ public struct ProducerStateTable: Sendable {
         public var producerEpoch: Int16
         /// Oldest first, at most `retainedBatches`.
         public var batches: [BatchMetadata]
+        /// The coordinator epoch of the last transaction marker written for the producer, -1 before any: a
+        /// marker from an older coordinator (one that lost its `__transaction_state` partition) is fenced.
+        public var coordinatorEpoch: Int32 = -1
         public var lastSequence: Int32 { batches.last?.lastSequence ?? -1 }
     }
 
@@ -76,7 +80,8 @@ public struct ProducerStateTable: Sendable {
         } else if let entry = entries[producerId], entry.producerEpoch > producerEpoch {
             return  // an older epoch never overwrites a newer one (replay of a fenced producer's batches)
         } else {
-            entries[producerId] = Entry(producerEpoch: producerEpoch, batches: [meta])
+            entries[producerId] = Entry(
+                producerEpoch: producerEpoch, batches: [meta], coordinatorEpoch: entries[producerId]?.coordinatorEpoch ?? -1)
         }
     }
 
@@ -85,22 +90,53 @@ public struct ProducerStateTable: Sendable {
     public mutating func advanceEpoch(producerId: Int64, to epoch: Int16) {
         guard producerId >= 0 else { return }
         if let entry = entries[producerId], entry.producerEpoch >= epoch { return }
-        entries[producerId] = Entry(producerEpoch: epoch, batches: [])
+        entries[producerId] = Entry(producerEpoch: epoch, batches: [], coordinatorEpoch: entries[producerId]?.coordinatorEpoch ?? -1)
+    }
+
+    /// Checks a COMMIT/ABORT marker before it is written (Kafka's ProducerAppendInfo.appendEndTxnMarker): an
+    /// older producer epoch is INVALID_PRODUCER_EPOCH, an older coordinator epoch than the last marker's is
+    /// TRANSACTION_COORDINATOR_FENCED (a zombie coordinator), and NONE otherwise.
+    public func checkMarker(producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32) -> ErrorCode {
+        guard producerId >= 0, let current = entries[producerId] else { return .none }
+        if producerEpoch < current.producerEpoch { return .invalidProducerEpoch }
+        if coordinatorEpoch < current.coordinatorEpoch { return .transactionCoordinatorFenced }
+        return .none
+    }
+
+    /// A marker written (or replayed): the producer takes its epoch, and its coordinator epoch is remembered.
+    public mutating func markerWritten(producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32) {
+        guard producerId >= 0 else { return }
+        advanceEpoch(producerId: producerId, to: producerEpoch)
+        if var entry = entries[producerId], coordinatorEpoch > entry.coordinatorEpoch {
+            entry.coordinatorEpoch = coordinatorEpoch
+            entries[producerId] = entry
+        }
     }
 
     /// Records every batch header in `buffer` (replay after a crash, from the snapshot offset on).
     public mutating func replay(batchesIn buffer: ByteBuffer) {
         var index = buffer.readerIndex
         while let header = RecordBatchHeader(peekingAt: index, of: buffer), index + header.totalSize <= buffer.writerIndex {
-            replay(header)
+            let control = header.attributes.isControl ? buffer.getSlice(at: index, length: header.totalSize) : nil
+            replay(header, coordinatorEpoch: control.flatMap(Self.markerCoordinatorEpoch))
             index += header.totalSize
         }
     }
 
-    /// One stored batch's effect on the table: its header is all it takes.
-    public mutating func replay(_ header: RecordBatchHeader) {
+    /// The coordinator epoch a stored COMMIT/ABORT control batch carries.
+    static func markerCoordinatorEpoch(_ controlBatch: ByteBuffer) -> Int32? {
+        var slice = controlBatch
+        guard let batch = try? RecordBatch.read(from: &slice, verifyCRC: false),
+              let marker = (try? batch.controlRecords())?.first, marker.type == .commit || marker.type == .abort
+        else { return nil }
+        return marker.coordinatorEpoch
+    }
+
+    /// One stored batch's effect on the table: its header is all it takes, but for a marker's coordinator epoch
+    /// (from its control record, when the caller read it).
+    public mutating func replay(_ header: RecordBatchHeader, coordinatorEpoch: Int32? = nil) {
         if header.producerId >= 0 && header.attributes.isControl {
-            advanceEpoch(producerId: header.producerId, to: header.producerEpoch)
+            markerWritten(producerId: header.producerId, producerEpoch: header.producerEpoch, coordinatorEpoch: coordinatorEpoch ?? -1)
         } else if header.producerId >= 0 {
             record(
                 producerId: header.producerId, producerEpoch: header.producerEpoch,
@@ -118,12 +154,13 @@ public struct ProducerStateTable: Sendable {
 
     public func snapshot(at offset: Int64) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.writeInteger(Int16(1))
+        buffer.writeInteger(Int16(2))
         buffer.writeInteger(offset)
         buffer.writeInteger(Int32(entries.count))
         for (pid, entry) in entries.sorted(by: { $0.key < $1.key }) {
             buffer.writeInteger(pid)
             buffer.writeInteger(entry.producerEpoch)
+            buffer.writeInteger(entry.coordinatorEpoch)
             buffer.writeInteger(Int8(entry.batches.count))
             for b in entry.batches {
                 buffer.writeInteger(b.firstSequence)
@@ -145,13 +182,14 @@ public struct ProducerStateTable: Sendable {
         let bodyLength = buffer.readableBytes - 4
         guard let storedCRC = buffer.getInteger(at: buffer.readerIndex + bodyLength, as: UInt32.self),
               storedCRC == CRC32C.checksum(buffer, at: buffer.readerIndex, length: bodyLength),
-              buffer.readInteger(as: Int16.self) == 1,
+              let version = buffer.readInteger(as: Int16.self), version == 1 || version == 2,
               let offset = buffer.readInteger(as: Int64.self),
               let count = buffer.readInteger(as: Int32.self), count >= 0, Int(count) <= bodyLength / 11
         else { return nil }
         var table = ProducerStateTable()
         for _ in 0..<count {
             guard let pid = buffer.readInteger(as: Int64.self), let epoch = buffer.readInteger(as: Int16.self),
+                  let coordinatorEpoch = version == 1 ? -1 : buffer.readInteger(as: Int32.self),
                   let n = buffer.readInteger(as: Int8.self), n >= 0, Int(n) <= retainedBatches
             else { return nil }
             var batches: [BatchMetadata] = []
@@ -162,7 +200,7 @@ public struct ProducerStateTable: Sendable {
                 else { return nil }
                 batches.append(BatchMetadata(firstSequence: fs, lastSequence: ls, firstOffset: fo, lastOffset: lo, timestamp: ts))
             }
-            table.entries[pid] = Entry(producerEpoch: epoch, batches: batches)
+            table.entries[pid] = Entry(producerEpoch: epoch, batches: batches, coordinatorEpoch: coordinatorEpoch)
         }
         return (table, offset)
     }

@@ -21,6 +21,10 @@ extension Broker {
             if let partition = replicaManager.partition(topic: tp.topic, index: tp.partition), partition.isLeader {
                 do {
                     try await writeMarkerLocally(markers, to: partition)
+                } catch where error.code == .transactionCoordinatorFenced {
+                    // A newer coordinator already wrote this producer's marker here: this one is a zombie's, dropped
+                    // as Kafka's TransactionMarkerRequestCompletionHandler drops it.
+                    logger.info("marker for producer \(markers.producerId) on \(tp.topic)-\(tp.partition) fenced: \(error.message)")
                 } catch {
                     logger.warning("marker for producer \(markers.producerId) on \(tp.topic)-\(tp.partition) not written: \(error)")
                     remaining.append(tp)
@@ -76,7 +80,9 @@ extension Broker {
                 for p in t.partitions {
                     let tp = TernCoordinator.TopicPartition(topic: t.name, partition: p.partitionIndex)
                     answered.insert(tp)
-                    if p.errorCode != 0 && !(p.errorCode == ErrorCode.unknownTopicOrPartition.rawValue && metadataStore.topic(named: t.name) == nil) {
+                    // TRANSACTION_COORDINATOR_FENCED: a newer coordinator took over, nothing to retry (as Kafka).
+                    if p.errorCode != 0 && p.errorCode != ErrorCode.transactionCoordinatorFenced.rawValue
+                        && !(p.errorCode == ErrorCode.unknownTopicOrPartition.rawValue && metadataStore.topic(named: t.name) == nil) {
                         logger.info("WriteTxnMarkers to broker \(leader): \(t.name)-\(p.partitionIndex) answered \(ErrorCode(p.errorCode).name)")
                         failed.append(tp)
                     }

@@ -8,8 +8,9 @@ import TernCoordinator
 /// ISR is below `min.insync.replicas`, otherwise the COMMIT/ABORT control batch is appended and answered once the
 /// in-sync replicas have it (REQUEST_TIMED_OUT after `request.timeout.ms`). On `__consumer_offsets` partitions the
 /// producer's staged TxnOffsetCommit offsets are then completed by the group coordinator, as Kafka does.
-/// Differs from Kafka: no CLUSTER_ACTION authorization (Tern has no ACLs) and the coordinator epoch is written in
-/// the marker but not compared with earlier ones (Kafka answers TRANSACTION_COORDINATOR_FENCED for an older one).
+/// A marker whose coordinator epoch is older than the last one written for the producer on that partition is
+/// refused with TRANSACTION_COORDINATOR_FENCED (it comes from a coordinator that lost its partition).
+/// Differs from Kafka: no CLUSTER_ACTION authorization (Tern has no ACLs).
 extension Broker {
     func writeTxnMarkers(_ request: WriteTxnMarkersRequest, _ ctx: RequestContext) -> EventLoopFuture<WriteTxnMarkersResponse?> {
         ctx.eventLoop.makeFutureWithTask { [self] in
