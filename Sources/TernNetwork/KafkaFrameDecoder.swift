@@ -33,24 +33,9 @@ public struct KafkaFrameDecoder: ByteToMessageDecoder, Sendable {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.readFrame(from: &buffer, maxFrameBytes: maxFrameBytes) else {
-            Self.reserveForFrame(&buffer)
-            return .needMoreData
-        }
+        guard let frame = try Self.readFrame(from: &buffer, maxFrameBytes: maxFrameBytes) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
-    }
-
-    /// Most of the bytes of a large request arrive after its size prefix, each socket read appended to this buffer.
-    /// Making room for the whole frame once means those appends never grow the buffer (a copy of everything so far
-    /// each time it doubles) nor copy storage still shared with the previous frame's slice. Bounded, so a forged
-    /// size prefix alone never makes the connection allocate much.
-    static let maxReservationBytes = 4 << 20
-
-    static func reserveForFrame(_ buffer: inout ByteBuffer) {
-        guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self), size > 0 else { return }
-        let missing = min(4 + Int(size) - buffer.readableBytes, maxReservationBytes)
-        if missing > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: missing) }
     }
 
     public mutating func decodeLast(

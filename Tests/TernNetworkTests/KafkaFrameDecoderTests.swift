@@ -13,25 +13,6 @@ import Testing
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { KafkaFrameDecoder(maxFrameBytes: 1024) }
     }
 
-    @Test func roomForTheWholeFrameIsMadeOnceItsSizeIsKnownUpToABound() throws {
-        var buffer = ByteBuffer()
-        buffer.writeInteger(Int32(1_000_000))
-        buffer.writeRepeatingByte(7, count: 1000)
-        KafkaFrameDecoder.reserveForFrame(&buffer)
-        #expect(buffer.writableBytes >= 4 + 1_000_000 - buffer.readableBytes)
-        #expect(buffer.readableBytes == 1004, "nothing read or lost")
-
-        var forged = ByteBuffer()
-        forged.writeInteger(Int32(100_000_000))
-        KafkaFrameDecoder.reserveForFrame(&forged)
-        #expect(forged.capacity <= KafkaFrameDecoder.maxReservationBytes * 2, "a size prefix alone reserves at most the bound")
-
-        var partialPrefix = ByteBuffer(bytes: [0, 0])
-        let before = partialPrefix.capacity
-        KafkaFrameDecoder.reserveForFrame(&partialPrefix)
-        #expect(partialPrefix.capacity == before)
-    }
-
     @Test func emptyFrameIsAFrame() throws {
         var buffer = ByteBuffer(bytes: [0, 0, 0, 0])
         let frame = try KafkaFrameDecoder.readFrame(from: &buffer, maxFrameBytes: 10)
