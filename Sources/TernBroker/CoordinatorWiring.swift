@@ -174,24 +174,14 @@ final class CoordinatorWiring: Sendable {
     func ensureOffsetsTopic(broker: Broker) -> Bool {
         if state.withLockedValue({ $0.offsetsTopicReady }) { return true }
         return creationLock.withLock {
-            if broker.metadataStore.topic(named: ConsumerOffsetsLog.topicName) == nil {
-                // Alone: capped to this broker. In a cluster, as Kafka: created with exactly
-                // offsets.topic.replication.factor, refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
-                let rf = Int16(broker.zooKeeperStore == nil
-                    ? broker.config.effectiveOffsetsTopicReplicationFactor(liveBrokers: 1) : broker.config.offsetsTopicReplicationFactor)
-                do {
-                    try broker.createTopic(
-                        name: ConsumerOffsetsLog.topicName, partitions: offsetsTopicPartitionCount, replicationFactor: rf,
-                        configs: Self.offsetsTopicConfigs(broker.config), isInternal: true)
-                } catch let failure as Broker.TopicCreationFailure {
-                    if failure.code != .topicAlreadyExists {
-                        broker.logger.warning("cannot create \(ConsumerOffsetsLog.topicName): \(failure.message)")
-                        return false
-                    }
-                } catch {
-                    return false
-                }
-            }
+            // Alone: capped to this broker. In a cluster, as Kafka: created with exactly
+            // offsets.topic.replication.factor, refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
+            let rf = Int16(broker.zooKeeperStore == nil
+                ? broker.config.effectiveOffsetsTopicReplicationFactor(liveBrokers: 1) : broker.config.offsetsTopicReplicationFactor)
+            guard broker.ensureInternalTopic(
+                name: ConsumerOffsetsLog.topicName, partitions: offsetsTopicPartitionCount, replicationFactor: rf,
+                configs: Self.offsetsTopicConfigs(broker.config))
+            else { return false }
             state.withLockedValue { $0.offsetsTopicReady = true }
             return true
         }

@@ -25,17 +25,8 @@ extension Broker {
                     return (t.topicId, s)
                 }
             }
-        // Kafka checks the broker epoch first: a request for an earlier registration changes nothing.
-        let refusal: ErrorCode
-        if metadataCache.isStale(brokerEpoch: request.brokerEpoch) {
-            logger.info("ignoring LeaderAndIsr with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
-            refusal = .staleBrokerEpoch
-        } else if !metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) {
-            logger.warning("ignoring LeaderAndIsr from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
-            refusal = .staleControllerEpoch
-        } else {
-            refusal = .none
-        }
+        let refusal = admitControllerRequest(
+            "LeaderAndIsr", controllerId: request.controllerId, controllerEpoch: request.controllerEpoch, brokerEpoch: request.brokerEpoch)
         var errors: [(KafkaUUID, String, Int32, ErrorCode)] = []
         for (topicId, s) in states {
             let code = refusal == .none ? becomeLeaderOrFollower(s) : refusal

@@ -34,16 +34,8 @@ extension Broker {
             }
         }
         var response = StopReplicaResponse()
-        let refusal: ErrorCode
-        if metadataCache.isStale(brokerEpoch: request.brokerEpoch) {
-            logger.info("ignoring StopReplica with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
-            refusal = .staleBrokerEpoch
-        } else if !metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) {
-            logger.warning("ignoring StopReplica from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
-            refusal = .staleControllerEpoch
-        } else {
-            refusal = .none
-        }
+        let refusal = admitControllerRequest(
+            "StopReplica", controllerId: request.controllerId, controllerEpoch: request.controllerEpoch, brokerEpoch: request.brokerEpoch)
         response.errorCode = refusal.rawValue
         response.partitionErrors = targets.map { target in
             var e = StopReplicaResponse.StopReplicaPartitionError()

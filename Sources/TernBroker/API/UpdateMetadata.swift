@@ -14,14 +14,10 @@ extension Broker {
             throw RequestRejection(description: "UpdateMetadata is only served in a ZooKeeper cluster")
         }
         var response = UpdateMetadataResponse()
-        guard !metadataCache.isStale(brokerEpoch: request.brokerEpoch) else {
-            logger.info("ignoring UpdateMetadata with broker epoch \(request.brokerEpoch): this broker's epoch is \(metadataCache.brokerEpoch)")
-            response.errorCode = ErrorCode.staleBrokerEpoch.rawValue
-            return response
-        }
-        guard metadataCache.admitController(request.controllerId, epoch: request.controllerEpoch) else {
-            logger.warning("ignoring UpdateMetadata from controller \(request.controllerId) epoch \(request.controllerEpoch): the highest controller epoch seen is \(metadataCache.controllerEpoch)")
-            response.errorCode = ErrorCode.staleControllerEpoch.rawValue
+        let refusal = admitControllerRequest(
+            "UpdateMetadata", controllerId: request.controllerId, controllerEpoch: request.controllerEpoch, brokerEpoch: request.brokerEpoch)
+        guard refusal == .none else {
+            response.errorCode = refusal.rawValue
             return response
         }
         let states = ctx.apiVersion <= 4

@@ -11,6 +11,21 @@ extension Broker {
         var message: String
     }
 
+    /// An internal topic (`__consumer_offsets`, `__transaction_state`) exists after this returns true: created
+    /// here unless it already was (or another broker created it first). False, logged: it cannot be created now
+    /// (in a cluster, fewer live brokers than its replication factor), which callers answer with
+    /// COORDINATOR_NOT_AVAILABLE.
+    func ensureInternalTopic(name: String, partitions: Int32, replicationFactor: Int16, configs: [String: String]) -> Bool {
+        guard metadataStore.topic(named: name) == nil else { return true }
+        do {
+            try createTopic(name: name, partitions: partitions, replicationFactor: replicationFactor, configs: configs, isInternal: true)
+        } catch where error.code != .topicAlreadyExists {
+            logger.warning("cannot create \(name): \(error.message)")
+            return false
+        } catch {}
+        return true
+    }
+
     /// Creates (or, with `validateOnly`, only checks) a topic. `partitions`/`replicationFactor` -1 mean the
     /// broker defaults (`num.partitions`, `default.replication.factor`).
     @discardableResult

@@ -160,23 +160,13 @@ final class TransactionWiring: Sendable {
     func ensureStateTopic(broker: Broker) -> Bool {
         if state.withLockedValue({ $0.topicReady }) { return true }
         return creationLock.withLock {
-            if broker.metadataStore.topic(named: TransactionStateLog.topicName) == nil {
-                // Alone: one replica. In a cluster, as Kafka: exactly transaction.state.log.replication.factor,
-                // refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
-                let rf = broker.zooKeeperStore == nil ? 1 : Int16(broker.config.raw["transaction.state.log.replication.factor"].flatMap { Int16($0) } ?? 3)
-                do {
-                    try broker.createTopic(
-                        name: TransactionStateLog.topicName, partitions: stateTopicPartitionCount, replicationFactor: rf,
-                        configs: Self.stateTopicConfigs(broker.config), isInternal: true)
-                } catch let failure as Broker.TopicCreationFailure {
-                    if failure.code != .topicAlreadyExists {
-                        broker.logger.warning("cannot create \(TransactionStateLog.topicName): \(failure.message)")
-                        return false
-                    }
-                } catch {
-                    return false
-                }
-            }
+            // Alone: one replica. In a cluster, as Kafka: exactly transaction.state.log.replication.factor,
+            // refused (COORDINATOR_NOT_AVAILABLE) until that many brokers are up.
+            let rf = broker.zooKeeperStore == nil ? 1 : Int16(broker.config.raw["transaction.state.log.replication.factor"].flatMap { Int16($0) } ?? 3)
+            guard broker.ensureInternalTopic(
+                name: TransactionStateLog.topicName, partitions: stateTopicPartitionCount, replicationFactor: rf,
+                configs: Self.stateTopicConfigs(broker.config))
+            else { return false }
             state.withLockedValue { $0.topicReady = true }
             return true
         }
