@@ -2,7 +2,7 @@
 """Whole-system figures for `tern server` (issue 7), side by side with Tansu (a Rust Kafka-compatible broker,
 in-memory storage) on the same workload, with the machine's own disk and loopback limits measured in the same run.
 
-    .venv/bin/python Benchmarks/system/bench.py                      # full run (about 2 minutes)
+    .venv/bin/python Benchmarks/system/bench.py                      # full run (about 6 minutes)
     .venv/bin/python Benchmarks/system/bench.py --steady-minutes 10  # RSS under a steady produce+consume load
     .venv/bin/python Benchmarks/system/bench.py --recovery-gb 5 --recovery-partitions 100   # kill -9 recovery
 
@@ -45,6 +45,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+TERN = os.path.join(ROOT, ".build/release/tern")  # the Swift client's perf tools; --bin overrides
 MIB = 1024 * 1024
 
 
@@ -197,39 +198,102 @@ def create_topic(bootstrap, name, partitions, config=None):
     a.create_topics([NewTopic(name, partitions, 1, config=config or {})], request_timeout=120)[name].result(180)
 
 
-def produce_confluent(b, topic, n, size):
+def produce_confluent(b, topic, n, size, batch=False):
+    """produce() once per record, or produce_batch() with 10,000 records per call (confluent-kafka >= 2.13): the
+    Python loop around produce() is the limit at about 1 M calls/s, produce_batch hands librdkafka a list at once."""
     p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
                   "queue.buffering.max.messages": 2000000, "queue.buffering.max.kbytes": 2097151,
                   "compression.type": "none"})
     value = b"x" * size
+    chunk = [{"value": value} for _ in range(min(n, 10000))] if batch else None
     cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
-    produce = p.produce
-    for _ in range(n):
-        while True:
+    if batch:
+        sent = 0
+        while sent < n:
+            part = chunk if n - sent >= len(chunk) else chunk[:n - sent]
             try:
-                produce(topic, value, partition=0)
-                break
+                sent += p.produce_batch(topic, part, partition=0)
             except BufferError:
-                p.poll(0.001)
+                pass
+            p.poll(0)
+    else:
+        produce = p.produce
+        for _ in range(n):
+            while True:
+                try:
+                    produce(topic, value, partition=0)
+                    break
+                except BufferError:
+                    p.poll(0.001)
     assert p.flush(300) == 0
     return time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
 
 
+# librdkafka postpones the next fetch by fetch.queue.backoff.ms (default 1000 ms) once its local queue holds
+# queued.min.messages (default 100,000): a Python loop that drains the queue faster then waits out the backoff, so
+# the default caps confluent-kafka near 0.2 M records/s whatever the broker. The bench sets it to 0.
+CONSUMER_CONFIG = {"enable.auto.commit": False, "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
+                   "fetch.queue.backoff.ms": 0}
+
+
 def consume_confluent(b, topic, n):
-    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "bench", "enable.auto.commit": False,
-                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760})
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "bench", **CONSUMER_CONFIG})
     c.assign([TopicPartition(topic, 0, 0)])
     got = 0
     cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
     deadline = t0 + 300
     while got < n and time.monotonic() < deadline:
-        for m in c.consume(num_messages=100000, timeout=1.0):
+        for m in c.consume(num_messages=min(100000, n - got), timeout=1.0):
             if m.error() is None:
                 got += 1
     dt, cpu = time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
     c.close()
     if got < n:
         raise RuntimeError(f"consumed {got} of {n}")
+    return dt, cpu
+
+
+def consume_confluent_ceiling(b, topic, n):
+    """The Python client's own ceiling: let librdkafka fetch all `n` records into its local queue first, then time
+    only the consume() loop that drains it, with no broker work in the timed part."""
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "bench-ceiling", **CONSUMER_CONFIG,
+                  "queued.min.messages": n + 1, "queued.max.messages.kbytes": 2097151, "statistics.interval.ms": 0})
+    c.assign([TopicPartition(topic, 0, 0)])
+    first = c.consume(num_messages=1, timeout=10.0)
+    time.sleep(max(2.0, n / 500000))  # librdkafka fills its queue in the background meanwhile
+    got = len(first)
+    t0 = time.monotonic()
+    while got < n:
+        batch = c.consume(num_messages=min(100000, n - got), timeout=1.0)
+        if not batch:
+            break
+        for m in batch:
+            if m.error() is None:
+                got += 1
+    dt = time.monotonic() - t0
+    c.close()
+    return got, dt
+
+
+def swift_produce(b, topic, n, size):
+    """Tern's Swift client: `tern producer-perf-test`, Kafka's kafka-producer-perf-test flags."""
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
+    subprocess.run([TERN, "producer-perf-test", "--topic", topic, "--num-records", str(n), "--record-size", str(size),
+                    "--throughput", "-1", "--producer-props", f"bootstrap.servers={b.bootstrap}", "acks=1",
+                    "linger.ms=5", "batch.size=1000000"], stdout=subprocess.DEVNULL, check=True, timeout=300)
+    return time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
+
+
+def swift_consume(b, topic, n):
+    """Tern's Swift client: `tern consumer-perf-test`; its CSV line carries the count it read, checked here."""
+    cpu0, t0 = proc_cpu_seconds(b.pid), time.monotonic()
+    out = subprocess.run([TERN, "consumer-perf-test", "--bootstrap-server", b.bootstrap, "--topic", topic,
+                          "--messages", str(n), "--fetch-size", "10485760", "--hide-header"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    dt, cpu = time.monotonic() - t0, proc_cpu_seconds(b.pid) - cpu0
+    got = int(out.strip().splitlines()[-1].split(",")[4])
+    if got < n:
+        raise RuntimeError(f"consumer-perf-test read {got} of {n}")
     return dt, cpu
 
 
@@ -255,7 +319,7 @@ def kcat_consume(b, topic, n):
 
 def _latency_consumer(bootstrap, topic, n, out):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 500, "fetch.min.bytes": 1})
+                  "fetch.wait.max.ms": 500, "fetch.min.bytes": 1, "fetch.queue.backoff.ms": 0})
     c.assign([TopicPartition(topic, 0, 0)])
     latencies = []
     deadline = time.monotonic() + 120
@@ -449,31 +513,58 @@ def plot_steady(sampler, path, title):
 # --- modes ---------------------------------------------------------------------------------------------------
 
 def throughput_suite(b, fig, workdir, records, sizes, sampler):
-    """The four client workloads for each record size; figures go into `fig` under `<client>.<dir>.<size>`."""
+    """The client workloads for each record size, `records` records each (the same bytes as the limits); figures go
+    into `fig` under `<client>.<dir>.<size>`. Each topic is deleted after its run to keep the disk use bounded."""
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+
+    def record(key, n, size, dt, cpu):
+        fig[key] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+
+    def drop(topic):
+        try:
+            admin.delete_topics([topic], request_timeout=60)[topic].result(60)
+        except Exception as e:  # Tansu 0.6.0 may not delete; its data is in memory anyway
+            fig.setdefault("delete_errors", []).append(f"{topic}: {e}")
+
     for size in sizes:
-        n = records if size <= 100 else max(records // 4, 1000)
+        n = records
         t = f"bench-{size}"
         create_topic(b.bootstrap, t, 1)
         with sampler.phase(f"confluent produce {size} B"):
-            dt, cpu = produce_confluent(b, t, n, size)
-        fig[f"confluent.produce.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+            record(f"confluent.produce.{size}", n, size, *produce_confluent(b, t, n, size))
         fig[f"rss.after_produce.{size}"] = proc_rss_mib(b.pid)
         with sampler.phase(f"confluent consume {size} B"):
-            dt, cpu = consume_confluent(b, t, n)
-        fig[f"confluent.consume.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+            record(f"confluent.consume.{size}", n, size, *consume_confluent(b, t, n))
+        got, dt = consume_confluent_ceiling(b, t, n)
+        fig[f"confluent.consume_ceiling.{size}"] = dict(n=got, rate=got / dt, mbs=got * size / dt / 1e6)
+        drop(t)
+        t = f"bench-batch-{size}"
+        create_topic(b.bootstrap, t, 1)
+        with sampler.phase(f"confluent produce_batch {size} B"):
+            record(f"confluent.produce_batch.{size}", n, size, *produce_confluent(b, t, n, size, batch=True))
+        drop(t)
         if shutil.which("kcat"):
-            t2 = f"bench-kcat-{size}"
-            create_topic(b.bootstrap, t2, 1)
+            t = f"bench-kcat-{size}"
+            create_topic(b.bootstrap, t, 1)
             try:
                 with sampler.phase(f"kcat produce {size} B"):
-                    dt, cpu = kcat_produce(b, t2, n, size, workdir)
-                fig[f"kcat.produce.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+                    record(f"kcat.produce.{size}", n, size, *kcat_produce(b, t, n, size, workdir))
                 with sampler.phase(f"kcat consume {size} B"):
-                    dt, cpu = kcat_consume(b, t2, n)
-                fig[f"kcat.consume.{size}"] = dict(n=n, rate=n / dt, mbs=n * size / dt / 1e6, cpu=cpu / n * 1e6)
+                    record(f"kcat.consume.{size}", n, size, *kcat_consume(b, t, n))
             except subprocess.CalledProcessError as e:
                 # Debian's kcat cannot talk to Tansu 0.6.0 (its ApiVersions response fails with "Read underflow").
                 fig[f"kcat.error.{size}"] = str(e)
+            drop(t)
+        t = f"bench-swift-{size}"
+        create_topic(b.bootstrap, t, 1)
+        try:
+            with sampler.phase(f"swift produce {size} B"):
+                record(f"swift.produce.{size}", n, size, *swift_produce(b, t, n, size))
+            with sampler.phase(f"swift consume {size} B"):
+                record(f"swift.consume.{size}", n, size, *swift_consume(b, t, n))
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, RuntimeError) as e:
+            fig[f"swift.error.{size}"] = str(e)
+        drop(t)
         print(f"  {b.kind} {size} B done", flush=True)
 
 
@@ -485,7 +576,7 @@ def full_run(args):
     try:
         # Limits first, on the log directory's file system, with the bytes of the largest-record produce run.
         big = max(args.size)
-        nbytes = max(args.records // 4, 1000) * big if big > 100 else args.records * big
+        nbytes = args.records * big
         out["limits"] = {"bytes": nbytes, "disk_mbs": disk_limit(work, nbytes)}
         out["limits"]["loopback_mbs"], out["limits"]["loopback_tool"] = loopback_limit(nbytes)
         print(f"  limits: {out['limits']}", flush=True)
@@ -724,31 +815,43 @@ def table():
                      "~3.6 s", "< 50 ms", verdict(g(t, "startup_empty_ms") and t["startup_empty_ms"] < 50)))
         rows.append(("RSS idle", fmt_mib(g(t, "rss_idle")), fmt_mib(g(ta, "rss_idle")), "~400 MiB", "< 20 MiB",
                      verdict(g(t, "rss_idle") and t["rss_idle"] < 20)))
-        for client in ("kcat", "confluent"):
-            for direction, ref, target in (("produce", 1.4e6, 1.3 * 1.4e6), ("consume", 0.94e6, 1.3 * 0.94e6)):
-                key = f"{client}.{direction}.100"
+        clients = (("kcat", "kcat"), ("confluent", "confluent-kafka produce()/consume()"),
+                   ("confluent", "confluent-kafka produce_batch()"), ("swift", "Tern's Swift client (perf-test tools)"))
+        for direction, ref, target in (("produce", 1.4e6, 1.3 * 1.4e6), ("consume", 0.94e6, 1.3 * 0.94e6)):
+            for client, label in clients:
+                if "produce_batch" in label:
+                    if direction == "consume":
+                        continue
+                    key = "confluent.produce_batch.100"
+                else:
+                    key = f"{client}.{direction}.100"
                 v, vt = g(t, key, "rate"), g(ta, key, "rate")
                 refs = f"~{ref / 1e6:.2f} M/s (kcat)"
                 if client == "confluent" and direction == "produce":
                     refs += "; Tansu ~0.65 M/s"
-                rows.append((f"{client} {direction} 100 B records", fmt_rate(v), fmt_rate(vt), refs,
+                rows.append((f"{label}: {direction} 100 B records", fmt_rate(v), fmt_rate(vt), refs,
                              f">= {target / 1e6:.2f} M/s (1.3x)", verdict(v and v >= target)))
+            ceiling = g(t, "confluent.consume_ceiling.100", "rate")
+            if direction == "consume" and ceiling:
+                rows.append(("  confluent-kafka's own ceiling: consume() from its filled local queue, no broker work",
+                             fmt_rate(ceiling), fmt_rate(g(ta, "confluent.consume_ceiling.100", "rate")), "", "", ""))
         lim = full.get("limits", {})
         disk, loop = lim.get("disk_mbs"), lim.get("loopback_mbs")
         if disk and loop:
-            rows.append(("limit: dd write of the 1 KiB run's bytes (fdatasync)", f"{disk:,.0f} MB/s", "", "", "", ""))
-            rows.append((f"limit: loopback copy ({lim.get('loopback_tool')})", f"{loop:,.0f} MB/s", "", "", "", ""))
             big = max(full["sizes"])
-            for client in ("kcat", "confluent"):
-                for direction in ("produce", "consume"):
-                    # Produce is bounded by both the network and the disk; consume reads the page cache.
-                    limit = min(disk, loop) if direction == "produce" else loop
-                    v, vt = g(t, f"{client}.{direction}.{big}", "mbs"), g(ta, f"{client}.{direction}.{big}", "mbs")
-                    pct = lambda x: "-" if x is None else f"{x:,.0f} MB/s = {100 * x / limit:.0f}%"
-                    rows.append((f"{client} {direction} {big} B records, % of {'min(disk, loopback)' if direction == 'produce' else 'loopback'}",
-                                 pct(v), pct(vt), "", ">= 70%", verdict(v and v >= 0.7 * limit)))
+            rows.append((f"limit: dd write of the {big} B run's bytes (fdatasync)", f"{disk:,.0f} MB/s", "", "", "", ""))
+            rows.append((f"limit: loopback copy ({lim.get('loopback_tool')})", f"{loop:,.0f} MB/s", "", "", "", ""))
+            for client, direction in (("kcat", "produce"), ("kcat", "consume"), ("confluent", "produce"),
+                                      ("confluent", "produce_batch"), ("confluent", "consume"), ("swift", "produce"),
+                                      ("swift", "consume")):
+                # Produce is bounded by both the network and the disk; consume reads the page cache.
+                limit = loop if direction == "consume" else min(disk, loop)
+                v, vt = g(t, f"{client}.{direction}.{big}", "mbs"), g(ta, f"{client}.{direction}.{big}", "mbs")
+                pct = lambda x: "-" if x is None else f"{x:,.0f} MB/s = {100 * x / limit:.0f}%"
+                rows.append((f"{client} {direction} {big} B records, % of {'loopback' if direction == 'consume' else 'min(disk, loopback)'}",
+                             pct(v), pct(vt), "", ">= 70%", verdict(v and v >= 0.7 * limit)))
         for direction in ("produce", "consume"):
-            for client in ("kcat", "confluent"):
+            for client in ("kcat", "confluent", "swift"):
                 key = f"{client}.{direction}.100"
                 rows.append((f"broker CPU per M records {direction}d ({client}, 100 B)", fmt_cpu(g(t, key, "cpu")),
                              fmt_cpu(g(ta, key, "cpu")), "not measured here", "<= 1/2 Kafka's", "-"))
@@ -840,6 +943,8 @@ def main():
     ap.add_argument("--table", action="store_true", help="only print the table of the saved results")
     ap.add_argument("--markdown", action="store_true", help="with --table: as a Markdown table (RESULTS.md)")
     args = ap.parse_args()
+    global TERN
+    TERN = os.path.abspath(args.bin)
     if args.table and args.markdown:
         print_markdown(table())
         return 0
