@@ -12,7 +12,9 @@ public actor KafkaProducer {
     public let cluster: KafkaClusterClient
     private let clock = ContinuousClock()
 
-    private var open: [TopicPartition: ProducerBatch] = [:]
+    private var open: [TopicPartition: OpenBatch] = [:]
+    /// The open batch appended to last, so a run of records to one partition hashes nothing.
+    private var lastOpen: (tp: TopicPartition, box: OpenBatch)?
     private var queued: [TopicPartition: [ProducerBatch]] = [:]
     private var inFlightPerNode: [Int32: Int] = [:]
     private var inFlightBatches = 0
@@ -25,6 +27,8 @@ public actor KafkaProducer {
     /// Cached per topic: partition leaders, so the hot path makes no metadata calls.
     private var leaders: [String: [Int32]] = [:]
     private var stickyPartition: [String: Int32] = [:]
+    /// The sticky partition last chosen, so null-key records to one topic skip the lookups; nil when it may be stale.
+    private var hotSticky: (topic: String, partition: Int32)?
     private var refreshing: Set<String> = []
     /// Connections by broker, held here so requests are written synchronously, in order, from the actor.
     private var connections: [Int32: KafkaConnection] = [:]
@@ -58,6 +62,19 @@ public actor KafkaProducer {
 
     /// Buffers the record; `callback` runs (on an arbitrary thread) when the broker answers.
     public func send(_ record: ProducerRecord, callback: DeliveryCallback?) async throws {
+        let (tp, timestamp, size) = try await admit(record)
+        append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, callback: callback) }
+    }
+
+    /// Buffers the record; `listener` gets `tag` back with the broker's answer, in one report for each run of
+    /// records of a batch sent to it (see `DeliveryListener`), so nothing is allocated per record.
+    public func send(_ record: ProducerRecord, tag: Int, listener: any DeliveryListener) async throws {
+        let (tp, timestamp, size) = try await admit(record)
+        append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, tag: tag, listener: listener) }
+    }
+
+    /// Checks the record's size, waits for buffer memory and picks its partition and timestamp.
+    private func admit(_ record: ProducerRecord) async throws -> (TopicPartition, Int64, Int) {
         guard !closed else { throw KafkaClientError(.closed, "producer is closed") }
         let size = ProducerBatch.estimate(record) + 61
         if size > config.maxRequestSize {
@@ -68,21 +85,43 @@ public actor KafkaProducer {
             await withCheckedContinuation { memoryWaiters.append($0) }
         }
         if config.enableIdempotence && producerId < 0 { try await initProducerId() }
-        let partition = try await choosePartition(record)
-        let tp = TopicPartition(record.topic, partition)
-        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
-        let now = clock.now
-        if let batch = open[tp], batch.sizeEstimate + size > config.batchSize, batch.count > 0 {
-            seal(tp)
+        let partition: Int32
+        if record.partition == nil && record.key == nil, let hot = hotSticky, hot.topic == record.topic {
+            partition = hot.partition
+        } else {
+            partition = try await choosePartition(record)
         }
-        if open[tp] == nil {
-            open[tp] = ProducerBatch(tp: tp, compression: config.compression, now: now)
+        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        return (TopicPartition(record.topic, partition), timestamp, size)
+    }
+
+    /// Appends to the open batch of `tp` (sealing it first when the record would overflow it), in place.
+    private func append(to tp: TopicPartition, size: Int, _ write: (inout ProducerBatch) -> Void) {
+        var sealed = false
+        var box: OpenBatch?
+        if let last = lastOpen, last.tp == tp { box = last.box } else { box = open[tp] }
+        if let b = box, b.batch!.sizeEstimate + size > config.batchSize, b.batch!.count > 0 {
+            seal(tp)
+            sealed = true
+            box = nil
+        }
+        let target: OpenBatch
+        if let box {
+            target = box
+        } else {
+            target = OpenBatch(ProducerBatch(tp: tp, compression: config.compression,
+                                             capacity: min(config.batchSize, 1 << 20), now: clock.now))
+            open[tp] = target
             if config.linger > .zero { scheduleDrain(after: config.linger) }
         }
-        open[tp]!.append(record, timestamp: timestamp, callback: callback)
+        lastOpen = (tp, target)
+        write(&target.batch!)
         bufferedBytes += size
-        if open[tp]!.sizeEstimate >= config.batchSize { seal(tp) }
-        if config.linger == .zero || queued[tp] != nil { drain() }
+        if target.batch!.sizeEstimate >= config.batchSize {
+            seal(tp)
+            sealed = true
+        }
+        if sealed || config.linger == .zero { drain() }
     }
 
     /// Sends everything buffered and waits until the broker has answered all of it.
@@ -130,9 +169,13 @@ public actor KafkaProducer {
             return p
         }
         if let key = record.key { return defaultPartition(key: key, numPartitions: count) }
-        if let p = stickyPartition[record.topic] { return p }
+        if let p = stickyPartition[record.topic] {
+            hotSticky = (record.topic, p)
+            return p
+        }
         let p = Int32.random(in: 0..<count)
         stickyPartition[record.topic] = p
+        hotSticky = (record.topic, p)
         return p
     }
 
@@ -160,22 +203,32 @@ public actor KafkaProducer {
         producerEpoch = epoch
     }
 
-    /// Moves the open batch of `tp` to its send queue.
+    /// Moves the open batch of `tp` to its send queue, encoded once for every attempt.
     private func seal(_ tp: TopicPartition) {
-        guard var batch = open.removeValue(forKey: tp) else { return }
+        guard let box = open.removeValue(forKey: tp) else { return }
+        if lastOpen?.box === box { lastOpen = nil }
+        var batch = box.batch.take()!
+        let seq = nextSequence[tp, default: 0]
         if config.enableIdempotence {
-            let seq = nextSequence[tp, default: 0]
-            batch.builder.producerId = producerId
-            batch.builder.producerEpoch = producerEpoch
-            batch.builder.baseSequence = seq
-            nextSequence[tp] = seq &+ Int32(batch.count) & Int32.max
+            batch.producerId = producerId
+            batch.producerEpoch = producerEpoch
+            batch.baseSequence = seq
             batch.sequenced = true
         }
-        queued[tp, default: []].append(batch)
+        do {
+            try batch.encode()
+            if config.enableIdempotence { nextSequence[tp] = seq &+ Int32(batch.count) & Int32.max }
+            queued[tp, default: []].append(batch)
+        } catch {
+            // Never sent, so it takes no sequence numbers: release its memory and fail it once, here.
+            release(batch)
+            batch.fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(tp) with \(config.compression): \(error)"))
+        }
         if stickyPartition[tp.topic] == tp.partition, let count = leaders[tp.topic]?.count, count > 1 {
             var next = Int32.random(in: 0..<Int32(count - 1))
             if next >= tp.partition { next += 1 }
             stickyPartition[tp.topic] = next
+            hotSticky = nil
         }
     }
 
@@ -188,7 +241,7 @@ public actor KafkaProducer {
 
     private func lingerExpired() {
         let now = clock.now
-        for (tp, batch) in open where now - batch.createdAt >= config.linger { seal(tp) }
+        for (tp, box) in open where now - box.batch!.createdAt >= config.linger { seal(tp) }
         drain()
     }
 
@@ -229,23 +282,15 @@ public actor KafkaProducer {
     }
 
     private func sendRequest(node: Int32, connection: KafkaConnection, batches: [ProducerBatch]) {
-        var batches = batches
-        var failed: [ProducerBatch] = []
         var request = ProduceRequest()
         request.acks = config.acks
         request.timeoutMs = Int32(config.cluster.requestTimeout.components.seconds * 1000)
         var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
-        for i in batches.indices {
-            if batches[i].encoded == nil {
-                do { batches[i].encoded = try batches[i].builder.build() } catch {
-                    failed.append(batches[i])
-                    continue
-                }
-            }
+        for batch in batches {
             var p = ProduceRequest.PartitionProduceData()
-            p.index = batches[i].tp.partition
-            p.records = batches[i].encoded
-            byTopic[batches[i].tp.topic, default: []].append(p)
+            p.index = batch.tp.partition
+            p.records = batch.encoded
+            byTopic[batch.tp.topic, default: []].append(p)
         }
         request.topicData = byTopic.map { topic, partitions in
             var t = ProduceRequest.TopicProduceData()
@@ -253,15 +298,7 @@ public actor KafkaProducer {
             t.partitionData = partitions
             return t
         }
-        let sent = batches.filter { $0.encoded != nil }
-        if !failed.isEmpty {
-            // Never sent: release their memory and fail them once, here.
-            inFlightBatches -= failed.count
-            for batch in failed {
-                release(batch)
-                batch.fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(batch.tp) with \(config.compression)"))
-            }
-        }
+        let sent = batches
         // Written in drain order, synchronously, so sequence numbers reach the broker in order.
         connection.sendOrdered(request, expectResponse: config.acks != 0).whenComplete { result in
             Task {
@@ -344,9 +381,10 @@ public actor KafkaProducer {
         }
         if !retry.isEmpty {
             for batch in retry.reversed() { queued[batch.tp, default: []].insert(batch, at: 0) }
+            hotSticky = nil
             for topic in Set(retry.map(\.tp.topic)) { leaders[topic] = nil; refreshLeaders(topic) }
             for tp in Set(retry.map(\.tp)) {
-                queued[tp]!.sort { $0.builder.baseSequence < $1.builder.baseSequence }
+                queued[tp]!.sort { $0.baseSequence < $1.baseSequence }
             }
         } else {
             drain()
@@ -397,6 +435,13 @@ public actor KafkaProducer {
         if let info { leaders[topic] = info.partitions.map(\.leader) }
         drain()
     }
+}
+
+/// The open batch of one partition, boxed so appends write into it in place and the last one stays at hand.
+final class OpenBatch {
+    /// Taken (nil) when sealed.
+    var batch: ProducerBatch?
+    init(_ batch: ProducerBatch) { self.batch = batch }
 }
 
 import NIOPosix
