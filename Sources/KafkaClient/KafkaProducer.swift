@@ -12,9 +12,9 @@ public actor KafkaProducer {
     public let cluster: KafkaClusterClient
     private let clock = ContinuousClock()
 
-    private var open: [TopicPartition: OpenBatch] = [:]
+    private var open: [TopicPartition: ProducerBatch] = [:]
     /// The open batch appended to last, so a run of records to one partition hashes nothing.
-    private var lastOpen: (tp: TopicPartition, box: OpenBatch)?
+    private var lastOpen: (tp: TopicPartition, batch: ProducerBatch)?
     private var queued: [TopicPartition: [ProducerBatch]] = [:]
     private var inFlightPerNode: [Int32: Int] = [:]
     private var inFlightBatches = 0
@@ -96,28 +96,27 @@ public actor KafkaProducer {
     }
 
     /// Appends to the open batch of `tp` (sealing it first when the record would overflow it), in place.
-    private func append(to tp: TopicPartition, size: Int, _ write: (inout ProducerBatch) -> Void) {
+    private func append(to tp: TopicPartition, size: Int, _ write: (ProducerBatch) -> Void) {
         var sealed = false
-        var box: OpenBatch?
-        if let last = lastOpen, last.tp == tp { box = last.box } else { box = open[tp] }
-        if let b = box, b.batch!.sizeEstimate + size > config.batchSize, b.batch!.count > 0 {
+        var current: ProducerBatch?
+        if let last = lastOpen, last.tp == tp { current = last.batch } else { current = open[tp] }
+        if let b = current, b.sizeEstimate + size > config.batchSize, b.count > 0 {
             seal(tp)
             sealed = true
-            box = nil
+            current = nil
         }
-        let target: OpenBatch
-        if let box {
-            target = box
+        let target: ProducerBatch
+        if let current {
+            target = current
         } else {
-            target = OpenBatch(ProducerBatch(tp: tp, compression: config.compression,
-                                             capacity: min(config.batchSize, 1 << 20), now: clock.now))
+            target = ProducerBatch(tp: tp, compression: config.compression, capacity: min(config.batchSize, 1 << 20), now: clock.now)
             open[tp] = target
             if config.linger > .zero { scheduleDrain(after: config.linger) }
         }
         lastOpen = (tp, target)
-        write(&target.batch!)
+        write(target)
         bufferedBytes += size
-        if target.batch!.sizeEstimate >= config.batchSize {
+        if target.sizeEstimate >= config.batchSize {
             seal(tp)
             sealed = true
         }
@@ -205,9 +204,8 @@ public actor KafkaProducer {
 
     /// Moves the open batch of `tp` to its send queue, encoded once for every attempt.
     private func seal(_ tp: TopicPartition) {
-        guard let box = open.removeValue(forKey: tp) else { return }
-        if lastOpen?.box === box { lastOpen = nil }
-        var batch = box.batch.take()!
+        guard let batch = open.removeValue(forKey: tp) else { return }
+        if lastOpen?.batch === batch { lastOpen = nil }
         let seq = nextSequence[tp, default: 0]
         if config.enableIdempotence {
             batch.producerId = producerId
@@ -241,7 +239,7 @@ public actor KafkaProducer {
 
     private func lingerExpired() {
         let now = clock.now
-        for (tp, box) in open where now - box.batch!.createdAt >= config.linger { seal(tp) }
+        for (tp, batch) in open where now - batch.createdAt >= config.linger { seal(tp) }
         drain()
     }
 
@@ -355,9 +353,9 @@ public actor KafkaProducer {
             for p in t.partitionResponses { answers[TopicPartition(t.name, p.index)] = p }
         }
         var retry: [ProducerBatch] = []
-        for var batch in batches {
+        for batch in batches {
             if let error {
-                retryOrFail(&batch, error, into: &retry)
+                retryOrFail(batch, error, into: &retry)
                 continue
             }
             if acksZero {
@@ -376,7 +374,7 @@ public actor KafkaProducer {
                 batch.complete(baseOffset: answer.baseOffset, logAppendTime: answer.logAppendTimeMs)
             } else {
                 let e = KafkaClientError.broker(code, "Produce to \(batch.tp)", message: answer.errorMessage)
-                retryOrFail(&batch, e, into: &retry)
+                retryOrFail(batch, e, into: &retry)
             }
         }
         if !retry.isEmpty {
@@ -396,7 +394,7 @@ public actor KafkaProducer {
         }
     }
 
-    private func retryOrFail(_ batch: inout ProducerBatch, _ error: KafkaClientError, into retry: inout [ProducerBatch]) {
+    private func retryOrFail(_ batch: ProducerBatch, _ error: KafkaClientError, into retry: inout [ProducerBatch]) {
         batch.attempts += 1
         // OUT_OF_ORDER_SEQUENCE after an earlier batch of the same partition failed is that failure's echo.
         let retriable = error.isRetriable || (error.errorCode == .outOfOrderSequenceNumber && batch.attempts < 5)
@@ -435,13 +433,6 @@ public actor KafkaProducer {
         if let info { leaders[topic] = info.partitions.map(\.leader) }
         drain()
     }
-}
-
-/// The open batch of one partition, boxed so appends write into it in place and the last one stays at hand.
-final class OpenBatch {
-    /// Taken (nil) when sealed.
-    var batch: ProducerBatch?
-    init(_ batch: ProducerBatch) { self.batch = batch }
 }
 
 import NIOPosix

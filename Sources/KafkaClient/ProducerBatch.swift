@@ -7,7 +7,10 @@ import NIOCore
 ///
 /// Records are encoded as they are appended, straight into the batch's buffer after room for the 61-byte
 /// header, so sealing fills in the header and computes the CRC once, copying nothing (compression aside).
-struct ProducerBatch {
+///
+/// A class, so the hot path appends through a reference rather than copying the batch in and out of dictionaries;
+/// only the producer's actor touches it.
+final class ProducerBatch: @unchecked Sendable {
     let tp: TopicPartition
     let compression: CompressionCodec
     /// Header room, then the records section, written in place.
@@ -45,13 +48,13 @@ struct ProducerBatch {
     }
 
     /// Appends a record for which the broker's answer goes to `callback`.
-    mutating func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, callback: DeliveryCallback?) {
+    func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, callback: DeliveryCallback?) {
         if let callback { callbacks.append((Int32(count), timestamp, callback)) }
         write(record, timestamp: timestamp, estimate: estimate)
     }
 
     /// Appends a record whose `tag` is reported to `listener`, with the tags of its neighbours sent to the same one.
-    mutating func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, tag: Int, listener: any DeliveryListener) {
+    func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, tag: Int, listener: any DeliveryListener) {
         let index = Int32(count)
         if let last = listeners.indices.last, listeners[last].listener === listener,
            listeners[last].first + Int32(listeners[last].tags.count) == index {
@@ -63,7 +66,7 @@ struct ProducerBatch {
     }
 
     /// Encodes the record at the end of the records section: length, attributes, deltas, key, value, headers.
-    private mutating func write(_ record: ProducerRecord, timestamp: Int64, estimate: Int) {
+    private func write(_ record: ProducerRecord, timestamp: Int64, estimate: Int) {
         if count == 0 { baseTimestamp = timestamp }
         if timestamp > maxTimestamp { maxTimestamp = timestamp }
         let timestampDelta = timestamp - baseTimestamp
@@ -107,7 +110,7 @@ struct ProducerBatch {
     /// Seals the batch: fills in the header (sequence fields as set by then), compresses if configured and
     /// computes the CRC, once; retries resend `encoded` as it is. The header is written in place, so this
     /// must run while the batch's buffer is still its own (straight after it leaves the open batches).
-    mutating func encode() throws(CompressionError) {
+    func encode() throws(CompressionError) {
         var batch: ByteBuffer
         if compression == .none {
             batch = buffer
