@@ -62,15 +62,30 @@ public actor KafkaProducer {
 
     /// Buffers the record; `callback` runs (on an arbitrary thread) when the broker answers.
     public func send(_ record: ProducerRecord, callback: DeliveryCallback?) async throws {
-        let (tp, timestamp, size) = try await admit(record)
+        var admitted = try admitNow(record)
+        if admitted == nil { admitted = try await admit(record) }
+        let (tp, timestamp, size) = admitted!
         append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, callback: callback) }
     }
 
     /// Buffers the record; `listener` gets `tag` back with the broker's answer, in one report for each run of
     /// records of a batch sent to it (see `DeliveryListener`), so nothing is allocated per record.
     public func send(_ record: ProducerRecord, tag: Int, listener: any DeliveryListener) async throws {
-        let (tp, timestamp, size) = try await admit(record)
+        var admitted = try admitNow(record)
+        if admitted == nil { admitted = try await admit(record) }
+        let (tp, timestamp, size) = admitted!
         append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, tag: tag, listener: listener) }
+    }
+
+    /// `admit` without suspending, for the common case (memory free, producer id known, partition at hand);
+    /// nil when the record needs the full path.
+    private func admitNow(_ record: ProducerRecord) throws -> (TopicPartition, Int64, Int)? {
+        guard !closed, record.partition == nil && record.key == nil, let hot = hotSticky, hot.topic == record.topic,
+              !config.enableIdempotence || producerId >= 0 else { return nil }
+        let size = ProducerBatch.estimate(record) + 61
+        guard size <= config.maxRequestSize, bufferedBytes + size <= config.bufferMemory || bufferedBytes == 0 else { return nil }
+        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        return (TopicPartition(record.topic, hot.partition), timestamp, size)
     }
 
     /// Checks the record's size, waits for buffer memory and picks its partition and timestamp.
