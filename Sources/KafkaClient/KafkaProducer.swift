@@ -6,7 +6,8 @@ import NIOCore
 /// several requests in flight per broker, retried on retriable errors until `delivery.timeout.ms`.
 ///
 /// `send` waits for the broker's acknowledgement; `send(_:callback:)` returns once the record is buffered
-/// (waiting while `buffer.memory` is full), as Java's `send(record, callback)` does.
+/// (waiting while `buffer.memory` is full), as Java's `send(record, callback)` does; `send(_:tag:listener:)` likewise,
+/// with one report per batch instead of a closure per record. Records are encoded into their batch as they are sent.
 public actor KafkaProducer {
     public let config: ProducerConfig
     public let cluster: KafkaClusterClient
