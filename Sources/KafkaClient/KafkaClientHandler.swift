@@ -107,7 +107,12 @@ struct KafkaResponseFrameDecoder: ByteToMessageDecoder {
         guard size >= 0, Int(size) <= maxFrameBytes else {
             throw KafkaClientError(.protocolViolation, "response frame of \(size) bytes (limit \(maxFrameBytes))")
         }
-        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        guard buffer.readableBytes >= 4 + Int(size) else {
+            // Room for the whole frame now, so a large fetch response is copied in once as it arrives rather than
+            // again at every doubling of the buffer (bounded: a forged size reserves at most 64 MiB up front).
+            buffer.reserveCapacity(minimumWritableBytes: max(0, min(4 + Int(size), 64 << 20) - buffer.readableBytes))
+            return .needMoreData
+        }
         buffer.moveReaderIndex(forwardBy: 4)
         context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(size))!))
         return .continue

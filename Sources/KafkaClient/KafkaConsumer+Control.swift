@@ -24,8 +24,8 @@ extension KafkaConsumer {
     public func pause(_ tps: [TopicPartition]) {
         for tp in tps where positions[tp] != nil {
             paused.insert(tp)
-            if let first = buffered.first(where: { $0.topic == tp.topic && $0.partition == tp.partition }) {
-                seek(tp, to: first.offset)
+            if let first = buffered.first(where: { $0.topic == tp.topic && $0.partition == tp.partition })?.firstOffset {
+                seek(tp, to: first)
             }
         }
     }

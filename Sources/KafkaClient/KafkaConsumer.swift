@@ -12,8 +12,8 @@ public actor KafkaConsumer {
 
     /// Assigned partitions and their next offsets (nil: reset by auto.offset.reset on the next poll).
     var positions: [TopicPartition: Int64?] = [:]
-    /// Records fetched beyond what one poll returned.
-    var buffered: [ConsumerRecord] = []
+    /// Records fetched and not yet returned, a batch at a time, in fetch order.
+    var buffered: [FetchedRecords] = []
     var closed = false
     var group: GroupMembership?
     /// Partitions `pause`d by the application: still assigned, not fetched.
@@ -45,7 +45,8 @@ public actor KafkaConsumer {
         for tp in partitions { next.updateValue(positions[tp] ?? nil, forKey: tp) }  // a nil value must stay a key
         positions = next
         paused.formIntersection(partitions)
-        buffered.removeAll { !partitions.contains(TopicPartition($0.topic, $0.partition)) }
+        let kept = Set(partitions)
+        buffered.removeAll { !kept.contains(TopicPartition($0.topic, $0.partition)) }
     }
 
     /// Assigns every partition of `topic`.
@@ -108,6 +109,16 @@ public actor KafkaConsumer {
 
     /// Returns the records available now, waiting up to `timeout` when there are none.
     public func poll(timeout: Duration = .milliseconds(500), maxRecords: Int = 500) async throws -> [ConsumerRecord] {
+        var out: [ConsumerRecord] = []
+        let fetched = try await pollFetched(timeout: timeout, maxRecords: maxRecords)
+        out.reserveCapacity(fetched.reduce(0) { $0 + $1.count })
+        for f in fetched { f.consumerRecords(into: &out) }
+        return out
+    }
+
+    /// `poll` without copying: the records available now (waiting up to `timeout` when there are none), at most
+    /// `maxRecords`, as runs of one batch each whose keys and values are still slices of the fetch response.
+    public func pollFetched(timeout: Duration = .milliseconds(500), maxRecords: Int = 500) async throws -> [FetchedRecords] {
         guard !closed else { throw KafkaClientError(.closed, "consumer is closed") }
         if group != nil { try await groupPoll() }
         if buffered.isEmpty {
@@ -126,9 +137,16 @@ public actor KafkaConsumer {
                 try await fetchOnce(maxWait: max(.zero, min(config.fetchMaxWait, remaining)))
             } while buffered.isEmpty && ContinuousClock.now < deadline
         }
-        let n = min(maxRecords, buffered.count)
-        let out = Array(buffered.prefix(n))
-        buffered.removeFirst(n)
+        var out: [FetchedRecords] = []
+        var left = maxRecords
+        var used = 0
+        while left > 0 && used < buffered.count {
+            let taken = buffered[used].removeFirst(upTo: left)
+            left -= taken.count
+            out.append(taken)
+            if buffered[used].isEmpty { used += 1 }
+        }
+        buffered.removeFirst(used)
         return out
     }
 
@@ -311,16 +329,8 @@ public actor KafkaConsumer {
                 continue
             }
             if batch.header.attributes.isTransactional && abortedProducers.contains(batch.header.producerId) { continue }
-            for record in batch.records {
-                let offset = batch.offset(of: record)
-                guard offset >= from else { continue }
-                buffered.append(ConsumerRecord(
-                    topic: tp.topic, partition: tp.partition, offset: offset, timestamp: batch.timestamp(of: record),
-                    isLogAppendTime: batch.header.attributes.isLogAppendTime,
-                    key: record.key.map { Array($0.readableBytesView) }, value: record.value.map { Array($0.readableBytesView) },
-                    headers: record.headers.map { ($0.key, $0.value.map { Array($0.readableBytesView) }) },
-                    leaderEpoch: batch.header.partitionLeaderEpoch))
-            }
+            let fetched = FetchedRecords(topic: tp.topic, partition: tp.partition, batch: batch, from: from)
+            if !fetched.isEmpty { buffered.append(fetched) }
         }
         positions[tp] = next
     }
@@ -330,7 +340,7 @@ public actor KafkaConsumer {
     func consumedPositions() -> [TopicPartition: Int64] {
         var out: [TopicPartition: Int64] = [:]
         for (tp, p) in positions { if let p { out[tp] = p } }
-        for r in buffered.reversed() { out[TopicPartition(r.topic, r.partition)] = r.offset }
+        for f in buffered.reversed() { if let first = f.firstOffset { out[TopicPartition(f.topic, f.partition)] = first } }
         return out
     }
 

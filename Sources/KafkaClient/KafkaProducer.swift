@@ -6,13 +6,16 @@ import NIOCore
 /// several requests in flight per broker, retried on retriable errors until `delivery.timeout.ms`.
 ///
 /// `send` waits for the broker's acknowledgement; `send(_:callback:)` returns once the record is buffered
-/// (waiting while `buffer.memory` is full), as Java's `send(record, callback)` does.
+/// (waiting while `buffer.memory` is full), as Java's `send(record, callback)` does; `send(_:tag:listener:)` likewise,
+/// with one report per batch instead of a closure per record. Records are encoded into their batch as they are sent.
 public actor KafkaProducer {
     public let config: ProducerConfig
     public let cluster: KafkaClusterClient
     private let clock = ContinuousClock()
 
     private var open: [TopicPartition: ProducerBatch] = [:]
+    /// The open batch appended to last, so a run of records to one partition hashes nothing.
+    private var lastOpen: (tp: TopicPartition, batch: ProducerBatch)?
     private var queued: [TopicPartition: [ProducerBatch]] = [:]
     private var inFlightPerNode: [Int32: Int] = [:]
     private var inFlightBatches = 0
@@ -25,6 +28,8 @@ public actor KafkaProducer {
     /// Cached per topic: partition leaders, so the hot path makes no metadata calls.
     private var leaders: [String: [Int32]] = [:]
     private var stickyPartition: [String: Int32] = [:]
+    /// The sticky partition last chosen, so null-key records to one topic skip the lookups; nil when it may be stale.
+    private var hotSticky: (topic: String, partition: Int32)?
     private var refreshing: Set<String> = []
     /// Connections by broker, held here so requests are written synchronously, in order, from the actor.
     private var connections: [Int32: KafkaConnection] = [:]
@@ -58,6 +63,34 @@ public actor KafkaProducer {
 
     /// Buffers the record; `callback` runs (on an arbitrary thread) when the broker answers.
     public func send(_ record: ProducerRecord, callback: DeliveryCallback?) async throws {
+        var admitted = try admitNow(record)
+        if admitted == nil { admitted = try await admit(record) }
+        let (tp, timestamp, size) = admitted!
+        append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, callback: callback) }
+    }
+
+    /// Buffers the record; `listener` gets `tag` back with the broker's answer, in one report for each run of
+    /// records of a batch sent to it (see `DeliveryListener`), so nothing is allocated per record.
+    public func send(_ record: ProducerRecord, tag: Int, listener: any DeliveryListener) async throws {
+        var admitted = try admitNow(record)
+        if admitted == nil { admitted = try await admit(record) }
+        let (tp, timestamp, size) = admitted!
+        append(to: tp, size: size) { $0.append(record, timestamp: timestamp, estimate: size - 61, tag: tag, listener: listener) }
+    }
+
+    /// `admit` without suspending, for the common case (memory free, producer id known, partition at hand);
+    /// nil when the record needs the full path.
+    private func admitNow(_ record: ProducerRecord) throws -> (TopicPartition, Int64, Int)? {
+        guard !closed, record.partition == nil && record.key == nil, let hot = hotSticky, hot.topic == record.topic,
+              !config.enableIdempotence || producerId >= 0 else { return nil }
+        let size = ProducerBatch.estimate(record) + 61
+        guard size <= config.maxRequestSize, bufferedBytes + size <= config.bufferMemory || bufferedBytes == 0 else { return nil }
+        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        return (TopicPartition(record.topic, hot.partition), timestamp, size)
+    }
+
+    /// Checks the record's size, waits for buffer memory and picks its partition and timestamp.
+    private func admit(_ record: ProducerRecord) async throws -> (TopicPartition, Int64, Int) {
         guard !closed else { throw KafkaClientError(.closed, "producer is closed") }
         let size = ProducerBatch.estimate(record) + 61
         if size > config.maxRequestSize {
@@ -68,21 +101,42 @@ public actor KafkaProducer {
             await withCheckedContinuation { memoryWaiters.append($0) }
         }
         if config.enableIdempotence && producerId < 0 { try await initProducerId() }
-        let partition = try await choosePartition(record)
-        let tp = TopicPartition(record.topic, partition)
-        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
-        let now = clock.now
-        if let batch = open[tp], batch.sizeEstimate + size > config.batchSize, batch.count > 0 {
-            seal(tp)
+        let partition: Int32
+        if record.partition == nil && record.key == nil, let hot = hotSticky, hot.topic == record.topic {
+            partition = hot.partition
+        } else {
+            partition = try await choosePartition(record)
         }
-        if open[tp] == nil {
-            open[tp] = ProducerBatch(tp: tp, compression: config.compression, now: now)
+        let timestamp = record.timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        return (TopicPartition(record.topic, partition), timestamp, size)
+    }
+
+    /// Appends to the open batch of `tp` (sealing it first when the record would overflow it), in place.
+    private func append(to tp: TopicPartition, size: Int, _ write: (ProducerBatch) -> Void) {
+        var sealed = false
+        var current: ProducerBatch?
+        if let last = lastOpen, last.tp == tp { current = last.batch } else { current = open[tp] }
+        if let b = current, b.sizeEstimate + size > config.batchSize, b.count > 0 {
+            seal(tp)
+            sealed = true
+            current = nil
+        }
+        let target: ProducerBatch
+        if let current {
+            target = current
+        } else {
+            target = ProducerBatch(tp: tp, compression: config.compression, capacity: min(config.batchSize, 1 << 20), now: clock.now)
+            open[tp] = target
             if config.linger > .zero { scheduleDrain(after: config.linger) }
         }
-        open[tp]!.append(record, timestamp: timestamp, callback: callback)
+        lastOpen = (tp, target)
+        write(target)
         bufferedBytes += size
-        if open[tp]!.sizeEstimate >= config.batchSize { seal(tp) }
-        if config.linger == .zero || queued[tp] != nil { drain() }
+        if target.sizeEstimate >= config.batchSize {
+            seal(tp)
+            sealed = true
+        }
+        if sealed || config.linger == .zero { drain() }
     }
 
     /// Sends everything buffered and waits until the broker has answered all of it.
@@ -130,9 +184,13 @@ public actor KafkaProducer {
             return p
         }
         if let key = record.key { return defaultPartition(key: key, numPartitions: count) }
-        if let p = stickyPartition[record.topic] { return p }
+        if let p = stickyPartition[record.topic] {
+            hotSticky = (record.topic, p)
+            return p
+        }
         let p = Int32.random(in: 0..<count)
         stickyPartition[record.topic] = p
+        hotSticky = (record.topic, p)
         return p
     }
 
@@ -160,22 +218,31 @@ public actor KafkaProducer {
         producerEpoch = epoch
     }
 
-    /// Moves the open batch of `tp` to its send queue.
+    /// Moves the open batch of `tp` to its send queue, encoded once for every attempt.
     private func seal(_ tp: TopicPartition) {
-        guard var batch = open.removeValue(forKey: tp) else { return }
+        guard let batch = open.removeValue(forKey: tp) else { return }
+        if lastOpen?.batch === batch { lastOpen = nil }
+        let seq = nextSequence[tp, default: 0]
         if config.enableIdempotence {
-            let seq = nextSequence[tp, default: 0]
-            batch.builder.producerId = producerId
-            batch.builder.producerEpoch = producerEpoch
-            batch.builder.baseSequence = seq
-            nextSequence[tp] = seq &+ Int32(batch.count) & Int32.max
+            batch.producerId = producerId
+            batch.producerEpoch = producerEpoch
+            batch.baseSequence = seq
             batch.sequenced = true
         }
-        queued[tp, default: []].append(batch)
+        do {
+            try batch.encode()
+            if config.enableIdempotence { nextSequence[tp] = seq &+ Int32(batch.count) & Int32.max }
+            queued[tp, default: []].append(batch)
+        } catch {
+            // Never sent, so it takes no sequence numbers: release its memory and fail it once, here.
+            release(batch)
+            batch.fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(tp) with \(config.compression): \(error)"))
+        }
         if stickyPartition[tp.topic] == tp.partition, let count = leaders[tp.topic]?.count, count > 1 {
             var next = Int32.random(in: 0..<Int32(count - 1))
             if next >= tp.partition { next += 1 }
             stickyPartition[tp.topic] = next
+            hotSticky = nil
         }
     }
 
@@ -229,23 +296,15 @@ public actor KafkaProducer {
     }
 
     private func sendRequest(node: Int32, connection: KafkaConnection, batches: [ProducerBatch]) {
-        var batches = batches
-        var failed: [ProducerBatch] = []
         var request = ProduceRequest()
         request.acks = config.acks
         request.timeoutMs = Int32(config.cluster.requestTimeout.components.seconds * 1000)
         var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
-        for i in batches.indices {
-            if batches[i].encoded == nil {
-                do { batches[i].encoded = try batches[i].builder.build() } catch {
-                    failed.append(batches[i])
-                    continue
-                }
-            }
+        for batch in batches {
             var p = ProduceRequest.PartitionProduceData()
-            p.index = batches[i].tp.partition
-            p.records = batches[i].encoded
-            byTopic[batches[i].tp.topic, default: []].append(p)
+            p.index = batch.tp.partition
+            p.records = batch.encoded
+            byTopic[batch.tp.topic, default: []].append(p)
         }
         request.topicData = byTopic.map { topic, partitions in
             var t = ProduceRequest.TopicProduceData()
@@ -253,15 +312,7 @@ public actor KafkaProducer {
             t.partitionData = partitions
             return t
         }
-        let sent = batches.filter { $0.encoded != nil }
-        if !failed.isEmpty {
-            // Never sent: release their memory and fail them once, here.
-            inFlightBatches -= failed.count
-            for batch in failed {
-                release(batch)
-                batch.fail(KafkaClientError(.invalidArgument, "cannot compress batch for \(batch.tp) with \(config.compression)"))
-            }
-        }
+        let sent = batches
         // Written in drain order, synchronously, so sequence numbers reach the broker in order.
         connection.sendOrdered(request, expectResponse: config.acks != 0).whenComplete { result in
             Task {
@@ -318,9 +369,9 @@ public actor KafkaProducer {
             for p in t.partitionResponses { answers[TopicPartition(t.name, p.index)] = p }
         }
         var retry: [ProducerBatch] = []
-        for var batch in batches {
+        for batch in batches {
             if let error {
-                retryOrFail(&batch, error, into: &retry)
+                retryOrFail(batch, error, into: &retry)
                 continue
             }
             if acksZero {
@@ -339,14 +390,15 @@ public actor KafkaProducer {
                 batch.complete(baseOffset: answer.baseOffset, logAppendTime: answer.logAppendTimeMs)
             } else {
                 let e = KafkaClientError.broker(code, "Produce to \(batch.tp)", message: answer.errorMessage)
-                retryOrFail(&batch, e, into: &retry)
+                retryOrFail(batch, e, into: &retry)
             }
         }
         if !retry.isEmpty {
             for batch in retry.reversed() { queued[batch.tp, default: []].insert(batch, at: 0) }
+            hotSticky = nil
             for topic in Set(retry.map(\.tp.topic)) { leaders[topic] = nil; refreshLeaders(topic) }
             for tp in Set(retry.map(\.tp)) {
-                queued[tp]!.sort { $0.builder.baseSequence < $1.builder.baseSequence }
+                queued[tp]!.sort { $0.baseSequence < $1.baseSequence }
             }
         } else {
             drain()
@@ -358,7 +410,7 @@ public actor KafkaProducer {
         }
     }
 
-    private func retryOrFail(_ batch: inout ProducerBatch, _ error: KafkaClientError, into retry: inout [ProducerBatch]) {
+    private func retryOrFail(_ batch: ProducerBatch, _ error: KafkaClientError, into retry: inout [ProducerBatch]) {
         batch.attempts += 1
         // OUT_OF_ORDER_SEQUENCE after an earlier batch of the same partition failed is that failure's echo.
         let retriable = error.isRetriable || (error.errorCode == .outOfOrderSequenceNumber && batch.attempts < 5)

@@ -1,24 +1,43 @@
 import KafkaProtocol
 import NIOCore
 
-/// The records of one partition gathered into one RecordBatch, with the callbacks to run when the broker
-/// answers. Sealed once it is full, its linger has passed, or a flush asks for it; a sealed batch keeps its
-/// sequence number across retries so the broker can drop duplicates.
-struct ProducerBatch {
+/// The records of one partition gathered into one RecordBatch, with whoever waits for the broker's answer.
+/// Sealed once it is full, its linger has passed, or a flush asks for it; a sealed batch keeps its sequence
+/// number across retries so the broker can drop duplicates.
+///
+/// Records are encoded as they are appended, straight into the batch's buffer after room for the 61-byte
+/// header, so sealing fills in the header and computes the CRC once, copying nothing (compression aside).
+///
+/// A class, so the hot path appends through a reference rather than copying the batch in and out of dictionaries;
+/// only the producer's actor touches it.
+final class ProducerBatch: @unchecked Sendable {
     let tp: TopicPartition
-    var builder: RecordBatchBuilder
-    var callbacks: [DeliveryCallback?] = []
-    var timestamps: [Int64] = []
+    let compression: CompressionCodec
+    /// Header room, then the records section, written in place.
+    private var buffer: ByteBuffer
+    private(set) var count = 0
+    private var baseTimestamp: Int64 = -1
+    private var maxTimestamp: Int64 = -1
+    var producerId: Int64 = -1
+    var producerEpoch: Int16 = -1
+    /// -1 until sealed by an idempotent producer.
+    var baseSequence: Int32 = -1
+    /// Records sent with a callback: their index in the batch and timestamp, for their RecordMetadata.
+    private var callbacks: [(index: Int32, timestamp: Int64, callback: DeliveryCallback)] = []
+    /// Records sent with a listener, as runs of consecutive records sharing one: one report per run.
+    private var listeners: [(first: Int32, listener: any DeliveryListener, tags: [Int])] = []
     /// Java's estimate of the encoded size, used for batch.size and buffer.memory accounting.
-    var sizeEstimate = RecordBatchHeader.size
+    private(set) var sizeEstimate = RecordBatchHeader.size
     let createdAt: ContinuousClock.Instant
     var attempts = 0
     var sequenced = false
     var encoded: ByteBuffer?
 
-    init(tp: TopicPartition, compression: CompressionCodec, now: ContinuousClock.Instant) {
+    init(tp: TopicPartition, compression: CompressionCodec, capacity: Int, now: ContinuousClock.Instant) {
         self.tp = tp
-        builder = RecordBatchBuilder(compression: compression)
+        self.compression = compression
+        buffer = ByteBufferAllocator().buffer(capacity: RecordBatchHeader.size + capacity)
+        buffer.moveWriterIndex(forwardBy: RecordBatchHeader.size)
         createdAt = now
     }
 
@@ -28,27 +47,154 @@ struct ProducerBatch {
         return size
     }
 
-    mutating func append(_ record: ProducerRecord, timestamp: Int64, callback: DeliveryCallback?) {
-        builder.append(
-            key: record.key.map { ByteBuffer(bytes: $0) }, value: record.value.map { ByteBuffer(bytes: $0) },
-            headers: record.headers.map { ($0.key, $0.value.map { ByteBuffer(bytes: $0) }) }, timestamp: timestamp)
-        callbacks.append(callback)
-        timestamps.append(timestamp)
-        sizeEstimate += Self.estimate(record)
+    /// Appends a record for which the broker's answer goes to `callback`.
+    func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, callback: DeliveryCallback?) {
+        if let callback { callbacks.append((Int32(count), timestamp, callback)) }
+        write(record, timestamp: timestamp, estimate: estimate)
     }
 
-    var count: Int { callbacks.count }
+    /// Appends a record whose `tag` is reported to `listener`, with the tags of its neighbours sent to the same one.
+    func append(_ record: ProducerRecord, timestamp: Int64, estimate: Int, tag: Int, listener: any DeliveryListener) {
+        let index = Int32(count)
+        if let last = listeners.indices.last, listeners[last].listener === listener,
+           listeners[last].first + Int32(listeners[last].tags.count) == index {
+            listeners[last].tags.append(tag)
+        } else {
+            listeners.append((index, listener, [tag]))
+        }
+        write(record, timestamp: timestamp, estimate: estimate)
+    }
+
+    /// Encodes the record at the end of the records section: length, attributes, deltas, key, value, headers.
+    private func write(_ record: ProducerRecord, timestamp: Int64, estimate: Int) {
+        if count == 0 { baseTimestamp = timestamp }
+        if timestamp > maxTimestamp { maxTimestamp = timestamp }
+        let timestampDelta = timestamp - baseTimestamp
+        let offsetDelta = Int32(count)
+        var bodySize = 1 + VarintWriter.size(zigzag64(timestampDelta)) + VarintWriter.size(zigzag32(offsetDelta))
+        bodySize += Self.bytesSize(record.key) + Self.bytesSize(record.value)
+        bodySize += VarintWriter.size(zigzag32(Int32(record.headers.count)))
+        for h in record.headers {
+            let n = h.key.utf8.count
+            bodySize += VarintWriter.size(zigzag32(Int32(n))) + n + Self.bytesSize(h.value)
+        }
+        let total = VarintWriter.size(zigzag32(Int32(bodySize))) + bodySize
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+            var w = VarintWriter(base: raw.baseAddress!)
+            w.varint(zigzag32(Int32(bodySize)))
+            w.byte(0)  // attributes
+            w.varint(zigzag64(timestampDelta))
+            w.varint(zigzag32(offsetDelta))
+            w.bytes(record.key)
+            w.bytes(record.value)
+            w.varint(zigzag32(Int32(record.headers.count)))
+            for h in record.headers {
+                var key = h.key
+                key.withUTF8 { utf8 in
+                    w.varint(zigzag32(Int32(utf8.count)))
+                    w.raw(UnsafeRawBufferPointer(utf8))
+                }
+                w.bytes(h.value)
+            }
+            return w.offset
+        }
+        count += 1
+        sizeEstimate += estimate
+    }
+
+    private static func bytesSize(_ bytes: [UInt8]?) -> Int {
+        guard let bytes else { return 1 }
+        return VarintWriter.size(zigzag32(Int32(bytes.count))) + bytes.count
+    }
+
+    /// Seals the batch: fills in the header (sequence fields as set by then), compresses if configured and
+    /// computes the CRC, once; retries resend `encoded` as it is. The header is written in place, so this
+    /// must run while the batch's buffer is still its own (straight after it leaves the open batches).
+    func encode() throws(CompressionError) {
+        var batch: ByteBuffer
+        if compression == .none {
+            batch = buffer
+            buffer = ByteBuffer()  // `batch` now holds the only reference: the header below is written in place
+        } else {
+            let records = buffer.getSlice(at: RecordBatchHeader.size, length: buffer.writerIndex - RecordBatchHeader.size)!
+            let compressed = try compression.compress(records)
+            buffer = ByteBuffer()
+            batch = ByteBufferAllocator().buffer(capacity: RecordBatchHeader.size + compressed.readableBytes)
+            batch.moveWriterIndex(forwardBy: RecordBatchHeader.size)
+            batch.writeImmutableBuffer(compressed)
+        }
+        let totalSize = batch.readableBytes
+        let attributes = RecordBatchHeader.Attributes(rawValue: 0).withCompression(compression.rawValue)
+        let header = RecordBatchHeader(
+            baseOffset: 0, batchLength: Int32(totalSize - RecordBatchHeader.logOverhead), partitionLeaderEpoch: -1,
+            magic: 2, crc: 0, attributes: attributes, lastOffsetDelta: Int32(max(count - 1, 0)),
+            baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp, producerId: producerId,
+            producerEpoch: producerEpoch, baseSequence: baseSequence, recordCount: Int32(count))
+        let end = batch.writerIndex
+        batch.moveWriterIndex(to: batch.readerIndex)
+        header.write(to: &batch)
+        batch.moveWriterIndex(to: end)
+        let crc = RecordBatchHeader.computeCRC(of: batch, batchAt: batch.readerIndex, totalSize: totalSize)
+        batch.setInteger(crc, at: batch.readerIndex + RecordBatchHeader.crcOffset)
+        encoded = batch
+    }
 
     func complete(baseOffset: Int64, logAppendTime: Int64) {
-        for (i, callback) in callbacks.enumerated() {
-            guard let callback else { continue }
+        for (index, timestamp, callback) in callbacks {
             callback(.success(RecordMetadata(
-                topic: tp.topic, partition: tp.partition, offset: baseOffset < 0 ? -1 : baseOffset + Int64(i),
-                timestamp: logAppendTime >= 0 ? logAppendTime : timestamps[i])))
+                topic: tp.topic, partition: tp.partition, offset: baseOffset < 0 ? -1 : baseOffset + Int64(index),
+                timestamp: logAppendTime >= 0 ? logAppendTime : timestamp)))
+        }
+        for (first, listener, tags) in listeners {
+            listener.delivered(topic: tp.topic, partition: tp.partition, tags: tags,
+                               result: .success(baseOffset < 0 ? -1 : baseOffset + Int64(first)))
         }
     }
 
     func fail(_ error: KafkaClientError) {
-        for callback in callbacks { callback?(.failure(error)) }
+        for entry in callbacks { entry.callback(.failure(error)) }
+        for (_, listener, tags) in listeners {
+            listener.delivered(topic: tp.topic, partition: tp.partition, tags: tags, result: .failure(error))
+        }
+    }
+}
+
+@inline(__always) private func zigzag32(_ v: Int32) -> UInt64 { UInt64(UInt32(bitPattern: (v << 1) ^ (v >> 31))) }
+@inline(__always) private func zigzag64(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+
+/// Writes unsigned varints and bytes at a raw pointer whose room was reserved beforehand.
+private struct VarintWriter {
+    let base: UnsafeMutableRawPointer
+    var offset = 0
+
+    @inline(__always) static func size(_ v: UInt64) -> Int { max(1, (64 - v.leadingZeroBitCount + 6) / 7) }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        base.storeBytes(of: b, toByteOffset: offset, as: UInt8.self)
+        offset += 1
+    }
+
+    @inline(__always) mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            byte(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        byte(UInt8(v))
+    }
+
+    @inline(__always) mutating func raw(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        (base + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        offset += bytes.count
+    }
+
+    @inline(__always) mutating func bytes(_ b: [UInt8]?) {
+        guard let b else {
+            varint(1)  // zigzag(-1)
+            return
+        }
+        varint(zigzag32(Int32(b.count)))
+        b.withUnsafeBytes { raw($0) }
     }
 }

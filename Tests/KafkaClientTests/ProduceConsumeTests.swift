@@ -1,4 +1,5 @@
 import KafkaProtocol
+import Synchronization
 import Testing
 
 @testable import KafkaClient
@@ -35,6 +36,52 @@ import Testing
             #expect(got[7].headers.first?.key == "h")
             #expect(got[100].key == nil)
             await admin.close()
+        }
+    }
+
+    /// Listener reports come a run at a time with the run's first offset; callbacks between them keep their own
+    /// offsets; `pollFetched` hands out the same records in place, at most `maxRecords`, and `poll` goes on after them.
+    @Test func deliveryListenerRunsAndFetchedRecordsInPlace() async throws {
+        final class Reports: DeliveryListener {
+            let offsets = Mutex<[Int: Int64]>([:])
+            let callbackOffset = Mutex<Int64>(-2)
+            func delivered(topic: String, partition: Int32, tags: [Int], result: Result<Int64, KafkaClientError>) {
+                guard case .success(let first) = result else { return }
+                offsets.withLock { for (i, tag) in tags.enumerated() { $0[tag] = first + Int64(i) } }
+            }
+        }
+        try await withBroker { b in
+            let producer = try KafkaProducer(properties: ["bootstrap.servers": b.bootstrap, "linger.ms": "50"])
+            let reports = Reports()
+            for i in 0..<30 {
+                let record = ProducerRecord(topic: "runs", partition: 0, key: i % 3 == 0 ? [UInt8(i)] : nil, value: Array("v\(i)".utf8))
+                if i == 10 {
+                    try await producer.send(record) { r in reports.callbackOffset.withLock { $0 = (try? r.get())?.offset ?? -1 } }
+                } else {
+                    try await producer.send(record, tag: 100 + i, listener: reports)
+                }
+            }
+            await producer.close()
+            let offsets = reports.offsets.withLock { $0 }
+            #expect(offsets.count == 29)
+            #expect(offsets.allSatisfy { $0.value == Int64($0.key - 100) })
+            #expect(reports.callbackOffset.withLock { $0 } == 10)
+
+            let consumer = try KafkaConsumer(properties: ["bootstrap.servers": b.bootstrap, "auto.offset.reset": "earliest"])
+            await consumer.assign([TopicPartition("runs", 0)])
+            var fetched: [FetchedRecords] = []
+            while fetched.isEmpty { fetched = try await consumer.pollFetched(timeout: .seconds(2), maxRecords: 12) }
+            #expect(fetched.reduce(0) { $0 + $1.count } == 12)
+            let firstRun = fetched.flatMap { run in run.records.map { run.batch.offset(of: $0) } }
+            #expect(firstRun == Array(0..<12))
+            let seventh = fetched.flatMap(\.records)[6]
+            #expect(seventh.key.map { Array($0.readableBytesView) } == [6])
+            #expect(seventh.value.map { Array($0.readableBytesView) } == Array("v6".utf8))
+            var rest: [ConsumerRecord] = []
+            while rest.count < 18 { rest += try await consumer.poll(timeout: .seconds(2)) }
+            #expect(rest.map(\.offset) == Array(12..<30))
+            #expect(rest[0].value == Array("v12".utf8) && rest[0].key == [12])
+            await consumer.close()
         }
     }
 

@@ -172,6 +172,33 @@ def test_producer_perf_test_output(broker, topic_name):
     assert row.split(", ")[4] == "20000"
 
 
+@pytest.mark.parametrize("props", [
+    ["acks=1", "linger.ms=5", "batch.size=16384"],
+    ["acks=all", "enable.idempotence=true", "compression.type=lz4", "batch.size=4096", "linger.ms=0"],
+], ids=["plain", "idempotent-lz4"])
+def test_perf_tools_count_every_record_once(broker, topic_name, props):
+    """The records the producer perf test reports are on the broker, each once and whole (batches encoded in place,
+    with and without compression and sequence numbers), and the consumer perf test counts exactly them and their bytes."""
+    n, size = 12345, 137
+    create_topic(broker.bootstrap, topic_name, partitions=3)
+    cp = tern("producer-perf-test", "--topic", topic_name, "--num-records", str(n), "--record-size", str(size),
+              "--throughput", "-1", "--producer-props", f"bootstrap.servers={broker.bootstrap}", *props)
+    assert cp.stdout.decode().rstrip("\n").split("\n")[-1].startswith(f"{n} records sent, ")
+    assert sum(hi - lo for lo, hi in watermarks(broker.bootstrap, topic_name, 3).values()) == n
+    msgs = consume_confluent(broker.bootstrap, topic_name, 3, n)
+    assert len(msgs) == n and all(m.key is None and len(m.value) == size for m in msgs)
+    for p in range(3):
+        offsets = [m.offset for m in msgs if m.partition == p]
+        assert offsets == list(range(len(offsets)))
+    # Fewer than are there: exactly that many, and the MB column is that many records' bytes.
+    for want in (n, 1000):
+        cp = tern("consumer-perf-test", f"--bootstrap-server={broker.bootstrap}", "--topic", topic_name,
+                  "--messages", str(want), "--hide-header")
+        row = cp.stdout.decode().strip().split(", ")
+        assert int(row[4]) == want
+        assert float(row[2]) == pytest.approx(want * size / 1024 / 1024, abs=1e-4)
+
+
 @pytest.mark.groups
 def test_console_consumer_group_commits_and_consumer_groups_tool(broker, topic_name):
     from confluent_kafka import Consumer, TopicPartition as TP
