@@ -17,16 +17,17 @@ public final class KafkaFrameReader: ChannelInboundHandler, RemovableChannelHand
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
 
-    /// Inside a frame that spans reads: it has capacity for all of it and fills up to `partialSize`. A stored
-    /// optional, mutated in place, so it stays uniquely referenced and appends never copy what it already holds.
-    private var partial: ByteBuffer?
-    private var partialSize = 0
-    /// The first bytes (1 to 3) of a size prefix split across reads.
-    private var prefix: ByteBuffer?
-    /// A bad size prefix was reported: the stream cannot be resynchronised, later bytes are dropped.
-    private var failed = false
+    private enum State {
+        /// Between frames; `prefix` holds the first bytes of a size prefix split across reads (0 to 3 of them).
+        case awaitingSize(prefix: ByteBuffer?)
+        /// Inside a frame that spans reads: `frame` has capacity for all of it and fills up to `size`.
+        case filling(frame: ByteBuffer, size: Int)
+        /// A bad size prefix was reported: the stream cannot be resynchronised.
+        case failed
+    }
 
     public let maxFrameBytes: Int
+    private var state = State.awaitingSize(prefix: nil)
 
     public init(maxFrameBytes: Int = KafkaFrameDecoder.defaultMaxFrameBytes) {
         precondition(maxFrameBytes >= 0, "maxFrameBytes must not be negative")
@@ -45,8 +46,7 @@ public final class KafkaFrameReader: ChannelInboundHandler, RemovableChannelHand
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        partial = nil  // a partial frame from a peer that went away is dropped
-        prefix = nil
+        state = .awaitingSize(prefix: nil)  // a partial frame from a peer that went away is dropped
         context.fireChannelInactive()
     }
 
@@ -54,56 +54,57 @@ public final class KafkaFrameReader: ChannelInboundHandler, RemovableChannelHand
     func consume(
         _ input: inout ByteBuffer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void
     ) throws(KafkaFrameError) {
-        while input.readableBytes > 0 && !failed {
-            if partial != nil {
-                var chunk = input.readSlice(length: min(partialSize - partial!.readableBytes, input.readableBytes))!
-                partial!.writeBuffer(&chunk)
-                if partial!.readableBytes == partialSize { emit(takePartial()) }
-            } else if prefix != nil {
-                var rest = input.readSlice(length: min(4 - prefix!.readableBytes, input.readableBytes))!
-                prefix!.writeBuffer(&rest)
-                if prefix!.readableBytes == 4 {
-                    let size = Int(prefix!.readInteger(as: Int32.self)!)
-                    prefix = nil
-                    try startFrame(size: size, allocator: allocator)
-                    if size == 0 { emit(takePartial()) }
+        while input.readableBytes > 0 {
+            switch state {
+            case .failed:
+                input.moveReaderIndex(to: input.writerIndex)
+            case .filling(var frame, let size):
+                state = .failed  // drop the reference while appending, so `frame` stays uniquely owned (no copy)
+                var chunk = input.readSlice(length: min(size - frame.readableBytes, input.readableBytes))!
+                frame.writeBuffer(&chunk)
+                if frame.readableBytes == size {
+                    state = .awaitingSize(prefix: nil)
+                    emit(frame)
+                } else {
+                    state = .filling(frame: frame, size: size)
                 }
-            } else {
+            case .awaitingSize(nil):
                 // The common case: frames whole inside this read are slices of it.
                 let whole: ByteBuffer?
                 do {
                     whole = try KafkaFrameDecoder.readFrame(from: &input, maxFrameBytes: maxFrameBytes)
                 } catch {
-                    failed = true
+                    state = .failed
                     throw error
                 }
                 if let frame = whole {
                     emit(frame)
                 } else if input.readableBytes >= 4 {
-                    try startFrame(size: Int(input.readInteger(as: Int32.self)!), allocator: allocator)  // size checked
+                    let size = Int(input.readInteger(as: Int32.self)!)  // already checked by readFrame
+                    state = .filling(frame: allocator.buffer(capacity: size), size: size)
                 } else {
-                    prefix = allocator.buffer(capacity: 4)
-                    prefix!.writeBuffer(&input)
+                    var prefix = allocator.buffer(capacity: 4)
+                    prefix.writeBuffer(&input)
+                    state = .awaitingSize(prefix: prefix)
                 }
+            case .awaitingSize(var prefix?):
+                var rest = input.readSlice(length: min(4 - prefix.readableBytes, input.readableBytes))!
+                prefix.writeBuffer(&rest)
+                guard prefix.readableBytes == 4 else {
+                    state = .awaitingSize(prefix: prefix)
+                    continue
+                }
+                let size = Int(prefix.readInteger(as: Int32.self)!)
+                guard size >= 0, size <= maxFrameBytes else {
+                    state = .failed
+                    throw KafkaFrameError(size: size, limit: maxFrameBytes)
+                }
+                state = .filling(frame: allocator.buffer(capacity: size), size: size)
+            }
+            if case .filling(let frame, 0) = state {  // an empty frame whose prefix ended a read
+                state = .awaitingSize(prefix: nil)
+                emit(frame)
             }
         }
-        if failed { input.moveReaderIndex(to: input.writerIndex) }
-    }
-
-    private func startFrame(size: Int, allocator: ByteBufferAllocator) throws(KafkaFrameError) {
-        guard size >= 0, size <= maxFrameBytes else {
-            failed = true
-            throw KafkaFrameError(size: size, limit: maxFrameBytes)
-        }
-        partial = allocator.buffer(capacity: size)
-        partialSize = size
-    }
-
-    /// Where the frame being filled lives; tests check it never moves (no copy on append).
-    var partialStorageAddress: UnsafeRawPointer? { partial?.withVeryUnsafeBytes { $0.baseAddress } }
-
-    private func takePartial() -> ByteBuffer {
-        defer { partial = nil }
-        return partial!
     }
 }

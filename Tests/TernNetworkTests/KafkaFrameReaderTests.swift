@@ -85,25 +85,6 @@ private final class ErrorSink: ChannelInboundHandler {
         #expect(sink.frames[2] == small.getSlice(at: 4, length: small.readableBytes - 4)!)
     }
 
-    @Test func readsAreAppendedInPlaceNeverCopyingWhatTheFrameAlreadyHolds() throws {
-        let reader = KafkaFrameReader()
-        var head = ByteBuffer()
-        head.writeInteger(Int32(300_000))
-        head.writeRepeatingByte(1, count: 1000)
-        var emitted: [ByteBuffer] = []
-        try reader.consume(&head, allocator: ByteBufferAllocator()) { emitted.append($0) }
-        let address = try #require(reader.partialStorageAddress)
-        for _ in 0..<4 {
-            var more = ByteBuffer(repeating: 2, count: 65_536)
-            try reader.consume(&more, allocator: ByteBufferAllocator()) { emitted.append($0) }
-            #expect(reader.partialStorageAddress == address, "the frame's storage did not move")
-        }
-        var last = ByteBuffer(repeating: 3, count: 300_000 - 1000 - 4 * 65_536)
-        try reader.consume(&last, allocator: ByteBufferAllocator()) { emitted.append($0) }
-        #expect(emitted.count == 1 && emitted.first?.readableBytes == 300_000)
-        emitted.first?.withUnsafeReadableBytes { #expect($0.baseAddress == address) }
-    }
-
     @Test func anOversizedOrNegativeSizeIsReportedOnceAndTheRestDropped() throws {
         for prefixSplit in [1, 4, 100] {
             let (channel, sink) = try channel(maxFrameBytes: 10)
