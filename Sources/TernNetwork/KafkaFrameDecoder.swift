@@ -6,7 +6,7 @@ import NIOCore
 /// payload are buffered, so a forged size can never make the connection allocate more than the limit. A negative
 /// or oversized size throws `KafkaFrameError`; the connection handler logs it and closes the connection, as Kafka
 /// does. Partial input leaves the reader index where it was. The frame is emitted as a slice of the input buffer
-/// (no copy). `KafkaFrameReader` applies the same rules without ByteToMessageHandler's cumulation buffer.
+/// (no copy).
 public struct KafkaFrameDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = ByteBuffer
 

@@ -5,7 +5,7 @@ import NIOPosix
 /// Accepts Kafka connections on one or more listeners and hands every request to a `KafkaRequestHandler`.
 ///
 /// Each accepted channel gets, in order: the security handlers of its listener (empty for PLAINTEXT; TLS and SASL
-/// slot in here later), `KafkaFrameReader` and `KafkaConnectionHandler`. Sockets use TCP_NODELAY (Kafka responses
+/// slot in here later), `KafkaFrameDecoder` and `KafkaConnectionHandler`. Sockets use TCP_NODELAY (Kafka responses
 /// are small and latency-bound) and SO_REUSEADDR (a restarted broker can bind again at once).
 ///
 /// `shutdown()` closes the listeners first, then lets every connection answer the requests it already received,
@@ -167,7 +167,7 @@ public actor KafkaServer {
                     )
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandlers(Self.securityHandlers(for: listener))
-                    try pipeline.addHandler(KafkaFrameReader(maxFrameBytes: maxFrameBytes))
+                    try pipeline.addHandler(ByteToMessageHandler(KafkaFrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try pipeline.addHandler(
                         KafkaConnectionHandler(
                             requestHandler: requestHandler,

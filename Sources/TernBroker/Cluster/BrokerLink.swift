@@ -26,7 +26,7 @@ final class BrokerLink: Sendable {
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     // Responses can be as large as a fetch's max bytes; 100 MiB is Kafka's socket.request.max.bytes.
-                    try ch.pipeline.syncOperations.addHandler(KafkaFrameReader())
+                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
                     try ch.pipeline.syncOperations.addHandler(matcher)
                 }
             }
