@@ -6,12 +6,19 @@ import TernNetwork
 /// A minimal Kafka client connection between brokers (a follower's fetches to its leader): one TCP connection,
 /// requests framed with a v2 header, responses matched by correlation id. Not a general client: no metadata,
 /// no retries; the owner reconnects when a call fails.
+///
+/// Every `send` ends: with the reply, or with an error once the connection is closed (also when it closed before
+/// the call, between two requests of a link its owner keeps) or after `requestTimeout` without a reply (Kafka's
+/// replica.socket.timeout.ms / controller.socket.timeout.ms, 30 s), which also closes the connection.
 final class BrokerLink: Sendable {
     let channel: any Channel
     private let matcher: ResponseMatcher
     private let clientId: String
+    private let requestTimeout: TimeAmount
 
-    static func connect(host: String, port: Int, clientId: String, group: any EventLoopGroup) async throws -> BrokerLink {
+    static func connect(
+        host: String, port: Int, clientId: String, group: any EventLoopGroup, requestTimeout: TimeAmount = .seconds(30)
+    ) async throws -> BrokerLink {
         let matcher = ResponseMatcher()
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
@@ -24,13 +31,14 @@ final class BrokerLink: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        return BrokerLink(channel: channel, matcher: matcher, clientId: clientId)
+        return BrokerLink(channel: channel, matcher: matcher, clientId: clientId, requestTimeout: requestTimeout)
     }
 
-    private init(channel: any Channel, matcher: ResponseMatcher, clientId: String) {
+    private init(channel: any Channel, matcher: ResponseMatcher, clientId: String, requestTimeout: TimeAmount) {
         self.channel = channel
         self.matcher = matcher
         self.clientId = clientId
+        self.requestTimeout = requestTimeout
     }
 
     func close() { channel.close(promise: nil) }
@@ -42,8 +50,9 @@ final class BrokerLink: Sendable {
         let channel = self.channel
         let matcher = self.matcher
         let clientId = self.clientId
+        let requestTimeout = self.requestTimeout
         loop.execute {
-            let correlationId = matcher.register(promise)
+            guard let correlationId = matcher.register(promise) else { return }  // already closed: failed at once
             var header = RequestHeader()
             header.requestApiKey = R.apiKey.rawValue
             header.requestApiVersion = version
@@ -59,7 +68,12 @@ final class BrokerLink: Sendable {
                 return
             }
             buffer.setInteger(Int32(buffer.readableBytes - 4), at: buffer.readerIndex)
-            channel.writeAndFlush(buffer, promise: nil)
+            channel.writeAndFlush(buffer).whenFailure { matcher.fail(correlationId, $0) }
+            let timeout = loop.scheduleTask(in: requestTimeout) {
+                // A reply may still come later: the stream is out of step, so the connection goes.
+                if matcher.fail(correlationId, BrokerLinkError.requestTimedOut(requestTimeout)) { channel.close(promise: nil) }
+            }
+            promise.futureResult.whenComplete { _ in timeout.cancel() }
         }
         var body = try await promise.futureResult.get()
         _ = try ResponseHeader(from: &body, version: flexible ? 1 : 0)
@@ -72,14 +86,27 @@ private final class ResponseMatcher: ChannelInboundHandler, @unchecked Sendable 
     typealias InboundIn = ByteBuffer
     private var nextId: Int32 = 0
     private var pending: [Int32: EventLoopPromise<ByteBuffer>] = [:]
+    /// Set once the channel went inactive: nothing registered after that could ever be answered or failed.
+    private var closed = false
 
-    func register(_ promise: EventLoopPromise<ByteBuffer>) -> Int32 {
+    /// The correlation id for `promise`, or nil (and `promise` failed) when the connection is already closed.
+    func register(_ promise: EventLoopPromise<ByteBuffer>) -> Int32? {
+        guard !closed else {
+            promise.fail(ChannelError.ioOnClosedChannel)
+            return nil
+        }
         nextId &+= 1
         pending[nextId] = promise
         return nextId
     }
 
-    func fail(_ id: Int32, _ error: any Error) { pending.removeValue(forKey: id)?.fail(error) }
+    /// Fails the request `id` if it is still waiting; true if it was.
+    @discardableResult
+    func fail(_ id: Int32, _ error: any Error) -> Bool {
+        guard let p = pending.removeValue(forKey: id) else { return false }
+        p.fail(error)
+        return true
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -91,6 +118,7 @@ private final class ResponseMatcher: ChannelInboundHandler, @unchecked Sendable 
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         failAll(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
@@ -104,5 +132,15 @@ private final class ResponseMatcher: ChannelInboundHandler, @unchecked Sendable 
         let all = pending
         pending = [:]
         for p in all.values { p.fail(error) }
+    }
+}
+
+enum BrokerLinkError: Error, CustomStringConvertible {
+    case requestTimedOut(TimeAmount)
+
+    var description: String {
+        switch self {
+        case .requestTimedOut(let t): "no response within \(t.nanoseconds / 1_000_000) ms"
+        }
     }
 }
