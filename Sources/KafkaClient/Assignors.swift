@@ -11,7 +11,7 @@ public enum PartitionAssignor: String, Sendable, CaseIterable {
 
     /// Accepts Kafka's protocol names and Java's class names (as `partition.assignment.strategy` may hold either).
     public init?(configValue: String) {
-        let v = configValue.trimmingCharacters(in: .whitespaces)
+        let v = configValue.trimmingWhitespaces()
         switch v.split(separator: ".").last.map(String.init) ?? v {
         case "range", "RangeAssignor": self = .range
         case "roundrobin", "RoundRobinAssignor": self = .roundRobin

@@ -53,7 +53,7 @@ public struct ConsumerConfig: Sendable {
         self.init(bootstrapServers: servers.split(separator: ",").map(String.init), groupId: properties["group.id"])
         func int(_ key: String) throws(KafkaClientError) -> Int? {
             guard let raw = properties[key] else { return nil }
-            guard let v = Int(raw.trimmingCharacters(in: .whitespaces)) else {
+            guard let v = Int(raw.trimmingWhitespaces()) else {
                 throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration \(key): Not a number of type INT")
             }
             return v

@@ -60,7 +60,7 @@ public struct ClusterConfig: Sendable {
 
     /// Parses "host:port"; IPv6 as "[::1]:9092".
     static func parseAddress(_ s: String) throws(KafkaClientError) -> (String, Int) {
-        let trimmed = s.trimmingCharacters(in: .whitespaces)
+        let trimmed = s.trimmingWhitespaces()
         guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]),
               port > 0, port < 65536 else {
             throw KafkaClientError(.invalidArgument, "invalid bootstrap server address '\(s)' (expected host:port)")

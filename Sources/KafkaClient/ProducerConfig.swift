@@ -36,7 +36,7 @@ public struct ProducerConfig: Sendable {
         self.init(bootstrapServers: servers.split(separator: ",").map(String.init))
         func int(_ key: String) throws(KafkaClientError) -> Int? {
             guard let raw = properties[key] else { return nil }
-            guard let v = Int(raw.trimmingCharacters(in: .whitespaces)) else {
+            guard let v = Int(raw.trimmingWhitespaces()) else {
                 throw KafkaClientError(.invalidArgument, "Invalid value \(raw) for configuration \(key): Not a number of type INT")
             }
             return v
@@ -45,7 +45,7 @@ public struct ProducerConfig: Sendable {
         if let v = try int("request.timeout.ms") { cluster.requestTimeout = .milliseconds(v) }
         if let v = try int("retry.backoff.ms") { cluster.retryBackoff = .milliseconds(v) }
         if let raw = properties["acks"] {
-            switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+            switch raw.trimmingWhitespaces().lowercased() {
             case "all", "-1": acks = -1
             case "1": acks = 1
             case "0": acks = 0

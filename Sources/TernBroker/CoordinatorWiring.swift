@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KafkaProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -215,7 +215,7 @@ final class CoordinatorWiring: Sendable {
         if let list = config.raw["group.consumer.assignors"] {
             // Kafka names them by class (org.apache.kafka.coordinator.group.assignor.UniformAssignor) or short name.
             let assignors = list.split(separator: ",").compactMap { entry -> ConsumerGroupAssignor? in
-                let name = entry.trimmingCharacters(in: .whitespaces).lowercased()
+                let name = entry.trimmingWhitespaces().lowercased()
                 return ConsumerGroupAssignor.allCases.first { name == $0.rawValue || name.hasSuffix(".\($0.rawValue)assignor") }
             }
             if !assignors.isEmpty { c.consumerGroupAssignors = assignors }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Kafka's znode layout (as the ZooKeeper-mode Kafka 2.x/3.x brokers write it), so tools that read ZooKeeper
 /// (CMAK, zkCli, kafka-topics --zookeeper) see a familiar cluster. Paths are relative to the chroot.
@@ -86,7 +86,7 @@ public struct BrokerRegistration: Codable, Sendable, Equatable {
     /// The endpoints parsed back (`[LISTENER]://host:port`, IPv6 hosts in brackets).
     public var parsedEndpoints: [Endpoint] {
         endpoints.compactMap { s in
-            guard let sep = s.range(of: "://"), let colon = s.lastIndex(of: ":"), colon > sep.upperBound,
+            guard let sep = s.firstRange(of: "://"), let colon = s.lastIndex(of: ":"), colon > sep.upperBound,
                   let port = Int(s[s.index(after: colon)...]) else { return nil }
             var host = String(s[sep.upperBound..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -1,6 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CZooKeeper
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 
@@ -244,7 +251,7 @@ public final class ZooKeeperClient: @unchecked Sendable {  // `handle` is set on
             let state = tern_zk_state(handle)
             if state == ZOO_CONNECTED_STATE { return true }
             if state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE { return false }
-            Thread.sleep(forTimeInterval: 0.02)
+            usleep(20_000)
         }
         return false
     }

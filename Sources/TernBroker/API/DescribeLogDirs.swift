@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 import KafkaProtocol
 import TernStorage
 
@@ -27,7 +34,7 @@ extension Broker {
             p.partitionSize = log.size
             p.offsetLag = max(0, log.logEndOffset - log.highWatermark)
             p.isFutureKey = false
-            let dir = Self.absolutePath((log.dir as NSString).deletingLastPathComponent)
+            let dir = Self.absolutePath(log.dir + "/..")
             byDir[dir, default: [:]][tp.topic, default: []].append(p)
         }
         var listed = Set<String>()
@@ -53,11 +60,19 @@ extension Broker {
         return response
     }
 
-    /// The directory as an absolute, normalised path (Kafka reports `File.getAbsolutePath`).
+    /// The directory as an absolute, normalised path (Kafka reports `File.getAbsolutePath`): relative to the working
+    /// directory, without empty, `.` and `..` components or a trailing slash.
     static func absolutePath(_ path: String) -> String {
-        let absolute = path.hasPrefix("/")
-            ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
-        return (absolute as NSString).standardizingPath
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var components: [Substring] = []
+        for c in absolute.split(separator: "/") {
+            switch c {
+            case ".": continue
+            case "..": _ = components.popLast()
+            default: components.append(c)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     /// Total and usable (available to unprivileged users) bytes of the volume holding `path`.

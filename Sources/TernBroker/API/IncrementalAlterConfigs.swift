@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KafkaProtocol
 
 /// IncrementalAlterConfigs (key 44), versions 0-1 (KIP-339).
@@ -112,6 +112,6 @@ extension Broker {
     }
 
     private static func listItems(_ value: String) -> [String] {
-        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        value.split(separator: ",").map { $0.trimmingWhitespaces() }.filter { !$0.isEmpty }
     }
 }

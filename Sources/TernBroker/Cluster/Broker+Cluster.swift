@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -75,7 +82,7 @@ extension Broker {
                 return
             } catch let e as ZooKeeperError where e.isNodeExists && Date() < deadline {
                 logger.warning("\(KafkaZNodes.broker(brokerId)) is still held by an earlier session; waiting for it to expire")
-                Thread.sleep(forTimeInterval: 1)
+                sleep(1)
             }
         }
     }

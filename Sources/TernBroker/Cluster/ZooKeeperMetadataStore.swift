@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 import KafkaProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -116,7 +123,7 @@ public final class ZooKeeperMetadataStore: MetadataStore, @unchecked Sendable { 
                 return
             } catch {
                 logger.warning("cannot open a new ZooKeeper session: \(error); retrying")
-                Thread.sleep(forTimeInterval: 1)
+                sleep(1)
             }
         }
     }

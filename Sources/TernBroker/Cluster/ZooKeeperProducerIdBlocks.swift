@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TernCluster
 
 /// Producer ids in a cluster come from blocks claimed in ZooKeeper, as Kafka's `ZkProducerIdManager` does: every
@@ -41,9 +41,24 @@ extension ZooKeeperMetadataStore {
 
     /// `block_end` of the stored block (Kafka writes it as a string; a number is accepted too); nil when empty.
     static func lastBlockEnd(_ data: [UInt8]) -> Int64? {
-        guard !data.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else { return nil }
-        if let s = object["block_end"] as? String { return Int64(s) }
-        return (object["block_end"] as? NSNumber)?.int64Value
+        guard !data.isEmpty else { return nil }
+        return (try? JSONDecoder().decode(StoredBlock.self, from: Data(data)))?.blockEnd
+    }
+
+    /// The stored block's `block_end`, a string or a number.
+    private struct StoredBlock: Decodable {
+        var blockEnd: Int64?
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Key.self)
+            if let s = try? c.decode(String.self, forKey: .blockEnd) {
+                blockEnd = Int64(s)
+            } else {
+                blockEnd = try? c.decode(Int64.self, forKey: .blockEnd)
+            }
+        }
+
+        enum Key: String, CodingKey { case blockEnd = "block_end" }
     }
 }
 

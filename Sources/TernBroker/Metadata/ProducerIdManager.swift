@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 
 /// Hands out producer ids for InitProducerId. Ids are reserved in blocks persisted to the log dir before use,
@@ -13,7 +13,7 @@ final class ProducerIdManager: Sendable {
     }
 
     private final class NIOLockedBox: @unchecked Sendable {
-        let lock = NSLock()
+        let lock = NIOLock()
         var value: State
         init(_ value: State) { self.value = value }
     }
@@ -25,10 +25,10 @@ final class ProducerIdManager: Sendable {
 
     init(directory: String, claimBlock: (@Sendable () throws -> ClosedRange<Int64>)? = nil) throws {
         self.claimBlock = claimBlock
-        path = (directory as NSString).appendingPathComponent("__tern_producer_ids")
+        path = directory + "/__tern_producer_ids"
         var start: Int64 = 0
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-           let value = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+           let value = Int64(text.trimmingWhitespacesAndNewlines()) {
             start = value
         }
         state = NIOLockedBox(State(next: start, reservedUntil: start))

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KafkaProtocol
 import TernStorage
 
@@ -40,9 +40,9 @@ extension Broker {
         // '.' and '_' map to the same metric name, so Kafka refuses a name that differs from an existing one only
         // there (InvalidTopicException "collides with existing topic").
         if name.contains(".") || name.contains("_") {
-            let normalized = name.replacingOccurrences(of: ".", with: "_")
+            let normalized = name.replacing(".", with: "_")
             if let clash = metadataStore.allTopics().first(where: {
-                $0.name != name && $0.name.replacingOccurrences(of: ".", with: "_") == normalized
+                $0.name != name && $0.name.replacing(".", with: "_") == normalized
             }) {
                 throw TopicCreationFailure(
                     code: .invalidTopicException, message: "Topic '\(name)' collides with existing topic: \(clash.name)")

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 import KafkaProtocol
 import NIOConcurrencyHelpers
 import TernStorage
@@ -82,7 +89,7 @@ public final class EmbeddedMetadataStore: MetadataStore {
     }
 
     public init(directory: String) throws {
-        self.path = (directory as NSString).appendingPathComponent("__tern_topics.json")
+        self.path = directory + "/__tern_topics.json"
         var loaded: [String: TopicMetadata] = [:]
         if let data = FileManager.default.contents(atPath: path) {
             do {

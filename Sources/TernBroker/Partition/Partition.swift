@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 import KafkaProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -174,7 +181,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
     static let transactionSnapshotFileName = "transaction-state.snapshot"
 
     private var transactionSnapshotPath: String {
-        (log.dir as NSString).appendingPathComponent(Self.transactionSnapshotFileName)
+        log.dir + "/" + Self.transactionSnapshotFileName
     }
 
     /// Loads the transaction snapshot of the last clean shutdown; returns the offset the log replay starts from.
@@ -203,7 +210,7 @@ public final class Partition: @unchecked Sendable {  // mutable state is guarded
 
     // MARK: Producer state persistence
 
-    private var snapshotPath: String { (log.dir as NSString).appendingPathComponent(Self.snapshotFileName) }
+    private var snapshotPath: String { log.dir + "/" + Self.snapshotFileName }
 
     /// Writes the producer table and the transaction state (clean shutdown), so start-up replays only what came
     /// after them.

@@ -35,7 +35,7 @@ struct ConfigsCommand: AsyncParsableCommand {
             let name = entityName ?? ""
             if alter {
                 var ops: [KafkaAdmin.AlterOp] = try Self.parseAddConfig(addConfig ?? "").map { .set($0.0, $0.1) }
-                ops += deleteConfig.flatMap { $0.split(separator: ",") }.map { .delete(String($0).trimmingCharacters(in: .whitespaces)) }
+                ops += deleteConfig.flatMap { $0.split(separator: ",") }.map { .delete(String($0).trimmingWhitespaces()) }
                 try await admin.incrementalAlterConfigs(type, name, ops)
                 print("Completed updating config for \(isTopic ? "topic" : "broker") \(entityName ?? "<default>").")
                 return
@@ -70,7 +70,7 @@ struct ConfigsCommand: AsyncParsableCommand {
                     guard let eq = current.firstIndex(of: "=") else { throw ToolError("Invalid config '\(current)': expected key=value") }
                     var value = String(current[current.index(after: eq)...])
                     if value.hasPrefix("[") && value.hasSuffix("]") { value = String(value.dropFirst().dropLast()) }
-                    out.append((String(current[..<eq]).trimmingCharacters(in: .whitespaces), value))
+                    out.append((String(current[..<eq]).trimmingWhitespaces(), value))
                 }
                 current = ""
             } else {

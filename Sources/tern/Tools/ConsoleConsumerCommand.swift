@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// `tern console-consumer`, like `kafka-console-consumer.sh`, with Kafka's DefaultMessageFormatter properties.

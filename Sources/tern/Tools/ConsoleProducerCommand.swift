@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 import NIOConcurrencyHelpers
 
@@ -41,7 +41,7 @@ struct ConsoleProducerCommand: AsyncParsableCommand {
                 var key: [UInt8]?
                 var value: [UInt8]? = Array(line.utf8)
                 if parseKey {
-                    guard let range = line.range(of: keySeparator) else {
+                    guard !keySeparator.isEmpty, let range = line.firstRange(of: keySeparator) else {
                         throw ToolError("No key separator found on line number \(1): '\(line)'")
                     }
                     let k = String(line[..<range.lowerBound])

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// `tern consumer-groups`, like `kafka-consumer-groups.sh`: --list, --describe, --reset-offsets, --delete.
@@ -136,7 +136,7 @@ struct ConsumerGroupsCommand: AsyncParsableCommand {
         guard let first = rows.first else { return }
         let widths = first.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
         for row in rows {
-            print(row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            print(row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
                 .joined(separator: " "))
         }
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// `tern consumer-perf-test`, like `kafka-consumer-perf-test.sh`: reads --messages records from the beginning
@@ -16,6 +16,8 @@ struct ConsumerPerfTestCommand: AsyncParsableCommand {
     @Option(help: "A consumer property (key=value); repeatable.") var consumerProperty: [String] = []
     @Flag(help: "Print only the figures.") var hideHeader = false
 
+    static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
     func run() async throws {
         try await Tool.run {
             var props = try Tool.properties(consumerProperty)
@@ -25,7 +27,7 @@ struct ConsumerPerfTestCommand: AsyncParsableCommand {
             let consumer = try KafkaConsumer(properties: props)
             try await consumer.assign(topic: topic)
             try await consumer.seekToBeginning()
-            let startDate = Date()
+            let startMillis = Self.nowMillis()
             let start = ContinuousClock.now
             var count = 0, bytes = 0
             var last = ContinuousClock.now
@@ -45,14 +47,13 @@ struct ConsumerPerfTestCommand: AsyncParsableCommand {
             let elapsed = PerfStats.seconds(ContinuousClock.now - start)
             await consumer.close()
             let mb = Double(bytes) / 1024 / 1024
-            let f = DateFormatter()
-            f.dateFormat = "yyyy-MM-dd HH:mm:ss:SSS"
             if !hideHeader {
                 print("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec")
             }
-            print(String(format: "%@, %@, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f",
-                         f.string(from: startDate), f.string(from: Date()), mb, mb / elapsed, count, Double(count) / elapsed,
-                         0, Int(elapsed * 1000), mb / elapsed, Double(count) / elapsed))
+            let times = CFormat.localTimestamp(millis: startMillis) + ", " + CFormat.localTimestamp(millis: Self.nowMillis())
+            print(times + CFormat.string(", %.4f, %.4f, %ld, %.4f, %ld, %ld, %.4f, %.4f",
+                                         mb, mb / elapsed, count, Double(count) / elapsed,
+                                         0, Int(elapsed * 1000), mb / elapsed, Double(count) / elapsed))
             if count < messages { Tool.err("WARNING: Exiting before consuming the expected number of messages: timeout (\(timeout) ms) exceeded.") }
         }
     }

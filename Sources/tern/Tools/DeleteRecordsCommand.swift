@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// `tern delete-records`, like `kafka-delete-records.sh --offset-json-file`.
@@ -13,13 +13,12 @@ struct DeleteRecordsCommand: AsyncParsableCommand {
     func run() async throws {
         try await Tool.run {
             guard let data = FileManager.default.contents(atPath: offsetJsonFile),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let partitions = json["partitions"] as? [[String: Any]]
+                  let partitions = JSONValue.parse(data)?["partitions"]?.array
             else { throw ToolError("cannot parse \(offsetJsonFile): expected {\"partitions\": [{\"topic\", \"partition\", \"offset\"}]}") }
             var before: [TopicPartition: Int64] = [:]
             for p in partitions {
-                guard let topic = p["topic"] as? String, let partition = (p["partition"] as? NSNumber)?.int32Value,
-                      let offset = (p["offset"] as? NSNumber)?.int64Value
+                guard let topic = p["topic"]?.string, let partition = p["partition"]?.int.flatMap(Int32.init(exactly:)),
+                      let offset = p["offset"]?.int
                 else { throw ToolError("bad partition entry \(p) in \(offsetJsonFile)") }
                 let tp = TopicPartition(topic, partition)
                 if before[tp] != nil { throw ToolError("Offset json file contains duplicate topic partitions: \(tp)") }

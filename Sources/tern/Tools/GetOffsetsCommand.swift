@@ -27,7 +27,7 @@ struct GetOffsetsCommand: AsyncParsableCommand {
             defer { Task { await admin.close() } }
             let names: [String]
             if let topic { names = [topic] } else { names = try await admin.listTopics(includeInternal: !excludeInternalTopics) }
-            let wanted = partitions.map { Set($0.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }) }
+            let wanted = partitions.map { Set($0.split(separator: ",").compactMap { Int32($0.trimmingWhitespaces()) }) }
             var query: [TopicPartition: Int64] = [:]
             for info in try await admin.describeTopics(names) {
                 for p in info.partitions where wanted?.contains(p.partition) ?? true {

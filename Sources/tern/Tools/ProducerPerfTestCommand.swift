@@ -1,5 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 import Dispatch
 import NIOConcurrencyHelpers
@@ -103,7 +110,7 @@ final class PerfStats: DeliveryListener, @unchecked Sendable {
             s.windowBytes += recordSize * tags.count
             return windowLine(&s)
         }
-        if let line { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        if let line { Tool.writeAll(STDOUT_FILENO, Array((line + "\n").utf8)) }
     }
 
     func failed(_ message: String) {
@@ -115,7 +122,7 @@ final class PerfStats: DeliveryListener, @unchecked Sendable {
         let now = ContinuousClock.now
         guard now - s.windowStart >= .seconds(5) else { return nil }
         let secs = Self.seconds(now - s.windowStart)
-        let text = String(format: "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.",
+        let text = CFormat.string("%ld records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.",
                           s.windowCount, Double(s.windowCount) / secs, Double(s.windowBytes) / secs / 1024 / 1024,
                           s.windowLatency / Double(s.windowCount), s.windowMax)
         s.windowStart = now; s.windowCount = 0; s.windowBytes = 0; s.windowLatency = 0; s.windowMax = 0
@@ -127,7 +134,7 @@ final class PerfStats: DeliveryListener, @unchecked Sendable {
             let secs = Self.seconds(elapsed)
             let sorted = s.samples.sorted()
             func pct(_ p: Double) -> Int { sorted.isEmpty ? 0 : Int(sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]) }
-            print(String(format: "%d records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.",
+            print(CFormat.string("%ld records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %ld ms 50th, %ld ms 95th, %ld ms 99th, %ld ms 99.9th.",
                          s.count, Double(s.count) / secs, Double(s.bytes) / secs / 1024 / 1024,
                          s.count > 0 ? s.totalLatency / Double(s.count) : 0, s.maxLatency,
                          pct(0.5), pct(0.95), pct(0.99), pct(0.999)))

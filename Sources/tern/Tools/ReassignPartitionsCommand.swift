@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 import TernBroker
 
@@ -59,7 +59,7 @@ struct ReassignPartitionsCommand: AsyncParsableCommand {
 
     private func generateAssignment(_ admin: KafkaAdmin) async throws {
         let brokers = try brokerList!.split(separator: ",").map { s -> Int32 in
-            guard let id = Int32(s.trimmingCharacters(in: .whitespaces)) else { throw ToolError("Invalid broker list \(brokerList!)") }
+            guard let id = Int32(s.trimmingWhitespaces()) else { throw ToolError("Invalid broker list \(brokerList!)") }
             return id
         }
         if let dup = Self.duplicates(brokers).first { throw ToolError("Broker list contains duplicate entries: \(dup)") }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// The JSON files of kafka-reassign-partitions.sh and kafka-leader-election.sh, version 1:
@@ -7,19 +7,18 @@ import KafkaClient
 ///   election         {"partitions":[{"topic":"foo","partition":0}]}
 /// Output is compact, keys in Kafka's order, partitions sorted by topic then partition.
 enum ReassignmentJSON {
-    static func object(_ text: String) throws -> [String: Any] {
-        guard let data = text.data(using: .utf8),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+    static func object(_ text: String) throws -> [String: JSONValue] {
+        guard let obj = JSONValue.parse(text.utf8)?.object else {
             throw ToolError("The input string is not a valid JSON")
         }
-        if let v = obj["version"], (v as? Int) != 1 { throw ToolError("Not supported version field value \(v)") }
+        if let v = obj["version"], v.int != 1 { throw ToolError("Not supported version field value \(v)") }
         return obj
     }
 
     static func parseTopics(_ text: String) throws -> [String] {
         let obj = try object(text)
-        return try (obj["topics"] as? [[String: Any]] ?? []).map {
-            guard let t = $0["topic"] as? String else { throw ToolError("Missing field 'topic' in \($0)") }
+        return try (obj["topics"]?.array ?? []).map {
+            guard let t = $0["topic"]?.string else { throw ToolError("Missing field 'topic' in \($0)") }
             return t
         }
     }
@@ -28,13 +27,13 @@ enum ReassignmentJSON {
     static func parseReassignment(_ text: String) throws -> [TopicPartition: [Int32]] {
         let obj = try object(text)
         var entries: [(TopicPartition, [Int32])] = []
-        for p in obj["partitions"] as? [[String: Any]] ?? [] {
-            guard let topic = p["topic"] as? String, let partition = p["partition"] as? Int,
-                  let replicas = p["replicas"] as? [Int] else {
+        for p in obj["partitions"]?.array ?? [] {
+            guard let topic = p["topic"]?.string, let partition = p["partition"]?.int,
+                  let replicas = p["replicas"]?.array?.compactMap(\.int), replicas.count == p["replicas"]?.array?.count else {
                 throw ToolError("Each partition needs 'topic', 'partition' and 'replicas': \(p)")
             }
             let tp = TopicPartition(topic, Int32(partition))
-            let logDirs = p["log_dirs"] as? [String] ?? replicas.map { _ in "any" }
+            let logDirs = p["log_dirs"]?.array?.compactMap(\.string) ?? replicas.map { _ in "any" }
             if logDirs.count != replicas.count {
                 throw ToolError("Size of replicas list \(replicas) is different from size of log dirs list \(logDirs) for partition \(tp)")
             }
@@ -62,8 +61,8 @@ enum ReassignmentJSON {
     /// Partitions of kafka-leader-election.sh's --path-to-json-file.
     static func parseElectionPartitions(_ text: String) throws -> [TopicPartition] {
         let obj = try object(text)
-        let parts = try (obj["partitions"] as? [[String: Any]] ?? []).map { p -> TopicPartition in
-            guard let topic = p["topic"] as? String, let partition = p["partition"] as? Int else {
+        let parts = try (obj["partitions"]?.array ?? []).map { p -> TopicPartition in
+            guard let topic = p["topic"]?.string, let partition = p["partition"]?.int else {
                 throw ToolError("Each partition needs 'topic' and 'partition': \(p)")
             }
             return TopicPartition(topic, Int32(partition))
@@ -82,7 +81,9 @@ enum ReassignmentJSON {
     }
 
     private static func quote(_ s: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode([s])) ?? Data("[\"\"]".utf8)
         return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 }

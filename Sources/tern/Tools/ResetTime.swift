@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
 
 /// The time arguments of `consumer-groups --reset-offsets`, in Kafka's forms.
 enum ResetTime {
@@ -26,26 +33,37 @@ enum ResetTime {
             millis = ms
             i += 4
         }
-        var zone = TimeZone.current
+        var offsetSeconds: Int?  // nil: the local time zone
         if i < s.count {
             if at(i, "Z") && i + 1 == s.count {
-                zone = TimeZone(secondsFromGMT: 0)!
+                offsetSeconds = 0
             } else if at(i, "+") || at(i, "-") {
                 let sign = at(i, "-") ? -1 : 1
-                let rest = String(decoding: s[(i + 1)...], as: UTF8.self).replacingOccurrences(of: ":", with: "")
+                let rest = String(decoding: s[(i + 1)...], as: UTF8.self).replacing(":", with: "")
                 guard rest.count == 4, let hh = Int(rest.prefix(2)), let mm = Int(rest.suffix(2)),
-                      let tz = TimeZone(secondsFromGMT: sign * (hh * 3600 + mm * 60)) else { return nil }
-                zone = tz
+                      hh <= 18, mm < 60 else { return nil }
+                offsetSeconds = sign * (hh * 3600 + mm * 60)
             } else {
                 return nil
             }
         }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let parts = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60,
-              let date = calendar.date(from: parts) else { return nil }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded()) + Int64(millis)
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        // The C library's calendar arithmetic (proleptic Gregorian; the local zone from TZ or /etc/localtime).
+        var fields = tm()
+        fields.tm_year = Int32(year - 1900)
+        fields.tm_mon = Int32(month - 1)
+        fields.tm_mday = Int32(day)
+        fields.tm_hour = Int32(hour)
+        fields.tm_min = Int32(minute)
+        fields.tm_sec = Int32(second)
+        let seconds: Int
+        if let offsetSeconds {
+            seconds = Int(timegm(&fields)) - offsetSeconds
+        } else {
+            fields.tm_isdst = -1  // let mktime decide whether daylight saving time applies
+            seconds = Int(mktime(&fields))
+        }
+        return Int64(seconds) * 1000 + Int64(millis)
     }
 
     /// `--by-duration`: an ISO-8601 duration `PnDTnHnMnS` (Java's Duration.parse: days, hours, minutes, seconds

@@ -1,12 +1,19 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KafkaClient
 
 /// Shared plumbing of the `tern` tools: stderr output, `k=v` property lists, and turning client errors into
 /// Kafka-style messages with exit code 1.
 enum Tool {
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        writeAll(STDERR_FILENO, Array((text + "\n").utf8))
     }
 
     /// Runs a tool body; a client error prints "Error: ..." (naming the broker address or topic) and exits 1.
@@ -32,7 +39,7 @@ enum Tool {
             guard let eq = pair.firstIndex(of: "=") else {
                 throw ToolError("Invalid property '\(pair)': expected key=value")
             }
-            out[String(pair[..<eq]).trimmingCharacters(in: .whitespaces)] = String(pair[pair.index(after: eq)...])
+            out[String(pair[..<eq]).trimmingWhitespaces()] = String(pair[pair.index(after: eq)...])
         }
         return out
     }
@@ -44,20 +51,31 @@ enum Tool {
         }
         var out: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
-            let l = line.trimmingCharacters(in: .whitespaces)
+            let l = line.trimmingWhitespaces()
             if l.isEmpty || l.hasPrefix("#") || l.hasPrefix("!") { continue }
             guard let eq = l.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
-            out[String(l[..<eq]).trimmingCharacters(in: .whitespaces)] =
-                String(l[l.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            out[String(l[..<eq]).trimmingWhitespaces()] =
+                String(l[l.index(after: eq)...]).trimmingWhitespaces()
         }
         return out
+    }
+
+    /// Writes every byte to `fd` straight away (unbuffered, as FileHandle wrote), retrying short writes.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
     }
 
     static func servers(_ s: String) -> [String] { s.split(separator: ",").map(String.init) }
 
     /// Kafka's tools unescape \t and \n in separators given on the command line.
     static func unescape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
+        s.replacing("\\t", with: "\t").replacing("\\n", with: "\n")
     }
 }
 
@@ -79,7 +97,7 @@ final class StdoutWriter {
 
     func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer))
+        Tool.writeAll(STDOUT_FILENO, buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 }
