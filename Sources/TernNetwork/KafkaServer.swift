@@ -23,6 +23,10 @@ public actor KafkaServer {
         /// Off, records are read into memory and written like any response: on loopback in a VM that costs less
         /// kernel time than sendfile (see the zero-copy commit for figures); over a real NIC sendfile saves a copy.
         public var sendfile = true
+        /// `socket.send.buffer.bytes` / `socket.receive.buffer.bytes`: SO_SNDBUF / SO_RCVBUF of accepted
+        /// connections; -1 (or 0) leaves the kernel's default and its autotuning.
+        public var sendBufferBytes = -1
+        public var receiveBufferBytes = -1
 
         public init(
             listeners: [KafkaListener],
@@ -144,14 +148,23 @@ public actor KafkaServer {
         let maxFrameBytes = configuration.maxFrameBytes
         let maxInFlight = configuration.maxInFlightRequestsPerConnection
         let sendfile = configuration.sendfile && listener.securityProtocol == .plaintext
-        return try await ServerBootstrap(group: eventLoopGroup)
+        let sendBufferBytes = configuration.sendBufferBytes, receiveBufferBytes = configuration.receiveBufferBytes
+        var bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        if receiveBufferBytes > 0 {
+            // On the listening socket, so accepted sockets inherit it before the handshake picks a window scale.
+            bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+        }
+        return try await bootstrap
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if sendBufferBytes > 0 {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBufferBytes))
+                    }
                     guard let connectionId = connections.register(channel) else {
                         channel.close(promise: nil)  // shutting down: refuse quietly, like a closed listener
                         return

@@ -63,8 +63,11 @@ struct ServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let handler = broker
+        var network = KafkaServer.Configuration(listeners: config.listeners, maxFrameBytes: config.socketRequestMaxBytes)
+        network.sendBufferBytes = config.socketSendBufferBytes
+        network.receiveBufferBytes = config.socketReceiveBufferBytes
         let server = KafkaServer(
-            configuration: .init(listeners: config.listeners, maxFrameBytes: config.socketRequestMaxBytes),
+            configuration: network,
             requestHandler: handler,
             eventLoopGroup: group,
             logger: Logger(label: "tern.network")

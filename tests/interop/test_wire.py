@@ -230,3 +230,30 @@ def test_many_concurrent_connections(broker):
     finally:
         for c in conns:
             c.close()
+
+
+def _server_side_skmem(port: int) -> dict[str, int]:
+    """The kernel's socket memory figures (ss -tm) of the broker's end of the one connection to `port`."""
+    import subprocess
+    out = subprocess.run(["ss", "-tmnH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"skmem:\(([^)]*)\)", out)
+    assert m, out
+    return {re.match(r"[a-z_]+", f).group(): int(re.sub(r"^[a-z_]+", "", f)) for f in m.group(1).split(",")}
+
+
+@pytest.mark.parametrize("send, receive", [(65536, 262144), (-1, -1)])
+def test_socket_buffer_configs_size_accepted_connections(broker_factory, send, receive):
+    """socket.send.buffer.bytes / socket.receive.buffer.bytes set SO_SNDBUF / SO_RCVBUF of client connections (the
+    kernel reports twice the value set); -1 leaves the kernel's defaults (tcp_wmem / tcp_rmem's middle value)."""
+    b = broker_factory(socket_send_buffer_bytes=send, socket_receive_buffer_bytes=receive)
+    with rk.RawConnection("127.0.0.1", b.port) as conn:
+        conn.send_request(18, 3, rk.api_versions_request_body(3))
+        conn.recv_response()  # the broker has accepted and served the connection
+        skmem = _server_side_skmem(b.port)
+    if send > 0:
+        assert skmem["tb"] == 2 * send and skmem["rb"] == 2 * receive, skmem
+    else:
+        wmem = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[1])
+        rmem = int(open("/proc/sys/net/ipv4/tcp_rmem").read().split()[1])
+        assert skmem["tb"] >= wmem and skmem["rb"] >= rmem and skmem["tb"] != 2 * 102400, skmem

@@ -48,6 +48,8 @@ extension BrokerConfig {
         config.deleteTopicEnable = try read.bool("delete.topic.enable", default: true)
         config.messageMaxBytes = try read.integer("message.max.bytes", default: 1_048_588, atLeast: 0)
         config.socketRequestMaxBytes = try read.integer("socket.request.max.bytes", default: 104_857_600, atLeast: 1)
+        config.socketSendBufferBytes = try read.integer("socket.send.buffer.bytes", default: 102_400, atLeast: -1)
+        config.socketReceiveBufferBytes = try read.integer("socket.receive.buffer.bytes", default: 102_400, atLeast: -1)
         config.offsetsTopicNumPartitions = try read.integer("offsets.topic.num.partitions", default: 50, atLeast: 1)
         config.offsetsTopicReplicationFactor = try read.integer(
             "offsets.topic.replication.factor", default: 3, atLeast: 1, bits: 16)

@@ -61,6 +61,11 @@ public struct BrokerConfig: Sendable {
     public var messageMaxBytes: Int = 1_048_588
     /// `socket.request.max.bytes`: largest request frame. Default 104857600.
     public var socketRequestMaxBytes: Int = 104_857_600
+    /// `socket.send.buffer.bytes`: SO_SNDBUF of client connections; -1 leaves the OS default (autotuning).
+    /// Default 102400, as Kafka.
+    public var socketSendBufferBytes: Int = 102_400
+    /// `socket.receive.buffer.bytes`: SO_RCVBUF of client connections; -1 leaves the OS default. Default 102400.
+    public var socketReceiveBufferBytes: Int = 102_400
     /// `offsets.topic.num.partitions`. Default 50.
     public var offsetsTopicNumPartitions: Int = 50
     /// `offsets.topic.replication.factor`. Default 3; see `effectiveOffsetsTopicReplicationFactor(liveBrokers:)`.

@@ -15,6 +15,7 @@ extension BrokerConfig {
         "log.index.interval.bytes": "4096", "log.index.size.max.bytes": "10485760", "log.segment.index.bytes": nil,
         "auto.create.topics.enable": "true", "delete.topic.enable": "true",
         "message.max.bytes": "1048588", "socket.request.max.bytes": "104857600",
+        "socket.send.buffer.bytes": "102400", "socket.receive.buffer.bytes": "102400",
         "offsets.topic.num.partitions": "50", "offsets.topic.replication.factor": "3",
         "offsets.retention.minutes": "10080",
         "group.initial.rebalance.delay.ms": "3000",
@@ -29,7 +30,7 @@ extension BrokerConfig {
     /// Kafka keys that appear in stock `server.properties` files and that Tern accepts without acting on them,
     /// so starting from Kafka's own files logs no warnings.
     static let acceptedKafkaKeys: Set<String> = [
-        "socket.send.buffer.bytes", "socket.receive.buffer.bytes", "num.recovery.threads.per.data.dir",
+        "num.recovery.threads.per.data.dir",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
         "zookeeper.connection.timeout.ms", "zookeeper.session.timeout.ms",
