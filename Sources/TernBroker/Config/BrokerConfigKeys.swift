@@ -27,8 +27,11 @@ extension BrokerConfig {
         "unclean.leader.election.enable": "false", "compression.type": "producer",
     ]
 
-    /// Kafka keys that appear in stock `server.properties` files and that Tern accepts without acting on them,
-    /// so starting from Kafka's own files logs no warnings.
+    /// Kafka keys known beyond `defaults`, so starting from Kafka's own files logs no warnings: most are read by the
+    /// cluster, cleaner and coordinator settings; these are accepted without effect: num.recovery.threads.per.data.dir
+    /// (logs open on 2 threads), replica.fetch.max.bytes, transactional.id.expiration.ms, connections.max.idle.ms,
+    /// max.connections(.per.ip), queued.max.requests, metric.reporters and the KRaft/ZooKeeper-mode keys Tern
+    /// does not need (process.roles, controller.quorum.*, inter.broker.protocol.version, log.message.format.version).
     static let acceptedKafkaKeys: Set<String> = [
         "num.recovery.threads.per.data.dir",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
