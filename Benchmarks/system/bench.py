@@ -570,7 +570,8 @@ def throughput_suite(b, fig, workdir, records, sizes, sampler):
 
 def full_run(args):
     os.makedirs(RESULTS, exist_ok=True)
-    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load(), "records": args.records, "sizes": args.size}
+    out = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_at_start": machine_load(), "records": args.records, "sizes": args.size,
+           "tern_overrides": args.override}
     work = tempfile.mkdtemp(prefix="tern-bench-", dir=args.work_dir)
     samplers = []
     try:
@@ -587,7 +588,7 @@ def full_run(args):
             brokers.append(("tansu", tansu))
         for kind, binary in brokers:
             fig = out[kind] = {}
-            b = Broker(kind, binary, os.path.join(work, kind), free_port())
+            b = Broker(kind, binary, os.path.join(work, kind), free_port(), args.override if kind == "tern" else ())
             fig["startup_empty_ms"] = b.start() * 1000
             time.sleep(1.0)
             fig["rss_idle"] = proc_rss_mib(b.pid)
@@ -904,7 +905,8 @@ def print_runs():
     for mode in ("full", "steady", "recovery", "allocations"):
         d = load(mode)
         if d:
-            print(f"{mode}: {d.get('when', '?')}, {d.get('load_at_start', '?')} at start, {d.get('load_at_end', '?')} at end")
+            print(f"{mode}: {d.get('when', '?')}, {d.get('load_at_start', '?')} at start, {d.get('load_at_end', '?')} at end"
+                  + (f"; tern server --override {' '.join(d['tern_overrides'])}" if d.get("tern_overrides") else ""))
 
 
 def print_table(rows):
@@ -932,6 +934,11 @@ def main():
     ap.add_argument("--partitions", type=int, default=10000, help="extra partitions for the RSS and restart figures")
     ap.add_argument("--latency-seconds", type=float, default=5)
     ap.add_argument("--no-tansu", action="store_true")
+    # Kafka's 102400-byte socket buffers (its defaults, Tern's too) cost about a fifth of the 1 KiB throughput on
+    # loopback here; the full run lets the kernel size them, as Kafka's docs advise for fast links. --override
+    # socket.send.buffer.bytes=102400 --override socket.receive.buffer.bytes=102400 measures the defaults.
+    ap.add_argument("--override", action="append", metavar="K=V", help="a `tern server --override` for the full run",
+                    default=None)
     ap.add_argument("--steady-minutes", type=int, help="only the steady-load RSS run, this many minutes")
     ap.add_argument("--steady-rate", type=int, default=50000)
     ap.add_argument("--steady-size", type=int, default=100)
@@ -943,6 +950,8 @@ def main():
     ap.add_argument("--table", action="store_true", help="only print the table of the saved results")
     ap.add_argument("--markdown", action="store_true", help="with --table: as a Markdown table (RESULTS.md)")
     args = ap.parse_args()
+    if args.override is None:
+        args.override = ["socket.send.buffer.bytes=-1", "socket.receive.buffer.bytes=-1"]
     global TERN
     TERN = os.path.abspath(args.bin)
     if args.table and args.markdown:
