@@ -363,6 +363,14 @@ def end_to_end_latency(b, topic, rate, seconds):
     return latencies
 
 
+def settle():
+    """Write back what earlier phases left dirty in the page cache (GBs after the throughput runs), so that the
+    kernel's writeback throttling of them does not land in the next phase's start-up or latency figures."""
+    t0 = time.monotonic()
+    os.sync()
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+
+
 def pick(sorted_values, q):
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
@@ -593,6 +601,7 @@ def full_run(args):
             brokers.append(("tansu", tansu))
         for kind, binary in brokers:
             fig = out[kind] = {}
+            settle()
             b = Broker(kind, binary, os.path.join(work, kind), free_port(), args.override if kind == "tern" else ())
             fig["startup_empty_ms"] = b.start() * 1000
             time.sleep(1.0)
@@ -606,6 +615,7 @@ def full_run(args):
                 fig["error"] = f"{type(e).__name__}: {e}"
                 print(f"  {kind}: {fig['error']}", flush=True)
             try:
+                settle()
                 with sampler.phase("e2e latency"):
                     lat = end_to_end_latency(b, "bench-latency", 50000, args.latency_seconds)
                 fig["e2e"] = dict(n=len(lat), p50=pick(lat, 0.5), p99=pick(lat, 0.99), p999=pick(lat, 0.999))
@@ -627,6 +637,7 @@ def full_run(args):
                 sampler.stop()
             if kind == "tern":
                 b.stop()
+                settle()
                 fig["startup_many_ms"] = b.start() * 1000
                 time.sleep(1.0)
                 fig["rss_after_restart"] = proc_rss_mib(b.pid)
