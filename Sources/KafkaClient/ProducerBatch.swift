@@ -71,27 +71,27 @@ final class ProducerBatch: @unchecked Sendable {
         if timestamp > maxTimestamp { maxTimestamp = timestamp }
         let timestampDelta = timestamp - baseTimestamp
         let offsetDelta = Int32(count)
-        var bodySize = 1 + VarintWriter.size(zigzag64(timestampDelta)) + VarintWriter.size(zigzag32(offsetDelta))
+        var bodySize = 1 + ByteBuffer.varlongSize(timestampDelta) + ByteBuffer.varintSize(offsetDelta)
         bodySize += Self.bytesSize(record.key) + Self.bytesSize(record.value)
-        bodySize += VarintWriter.size(zigzag32(Int32(record.headers.count)))
+        bodySize += ByteBuffer.varintSize(Int32(record.headers.count))
         for h in record.headers {
             let n = h.key.utf8.count
-            bodySize += VarintWriter.size(zigzag32(Int32(n))) + n + Self.bytesSize(h.value)
+            bodySize += ByteBuffer.varintSize(Int32(n)) + n + Self.bytesSize(h.value)
         }
-        let total = VarintWriter.size(zigzag32(Int32(bodySize))) + bodySize
+        let total = ByteBuffer.varintSize(Int32(bodySize)) + bodySize
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
             var w = VarintWriter(base: raw.baseAddress!)
-            w.varint(zigzag32(Int32(bodySize)))
+            w.varlong(Int64(bodySize))
             w.byte(0)  // attributes
-            w.varint(zigzag64(timestampDelta))
-            w.varint(zigzag32(offsetDelta))
+            w.varlong(timestampDelta)
+            w.varlong(Int64(offsetDelta))
             w.bytes(record.key)
             w.bytes(record.value)
-            w.varint(zigzag32(Int32(record.headers.count)))
+            w.varlong(Int64(record.headers.count))
             for h in record.headers {
                 var key = h.key
                 key.withUTF8 { utf8 in
-                    w.varint(zigzag32(Int32(utf8.count)))
+                    w.varlong(Int64(utf8.count))
                     w.raw(UnsafeRawBufferPointer(utf8))
                 }
                 w.bytes(h.value)
@@ -104,7 +104,7 @@ final class ProducerBatch: @unchecked Sendable {
 
     private static func bytesSize(_ bytes: [UInt8]?) -> Int {
         guard let bytes else { return 1 }
-        return VarintWriter.size(zigzag32(Int32(bytes.count))) + bytes.count
+        return ByteBuffer.varintSize(Int32(bytes.count)) + bytes.count
     }
 
     /// Seals the batch: fills in the header (sequence fields as set by then), compresses if configured and
@@ -159,23 +159,21 @@ final class ProducerBatch: @unchecked Sendable {
     }
 }
 
-@inline(__always) private func zigzag32(_ v: Int32) -> UInt64 { UInt64(UInt32(bitPattern: (v << 1) ^ (v >> 31))) }
-@inline(__always) private func zigzag64(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-
-/// Writes unsigned varints and bytes at a raw pointer whose room was reserved beforehand.
+/// Writes a record's zigzag varints and bytes at a raw pointer whose room was sized beforehand with
+/// `ByteBuffer.varintSize` / `varlongSize` (KafkaProtocol's encoding): the producer's per-record path, without
+/// ByteBuffer's per-byte bounds checks. A value that fits an Int32 has the same zigzag bytes as an Int32 or an
+/// Int64, so one writer serves both.
 private struct VarintWriter {
     let base: UnsafeMutableRawPointer
     var offset = 0
-
-    @inline(__always) static func size(_ v: UInt64) -> Int { max(1, (64 - v.leadingZeroBitCount + 6) / 7) }
 
     @inline(__always) mutating func byte(_ b: UInt8) {
         base.storeBytes(of: b, toByteOffset: offset, as: UInt8.self)
         offset += 1
     }
 
-    @inline(__always) mutating func varint(_ value: UInt64) {
-        var v = value
+    @inline(__always) mutating func varlong(_ value: Int64) {
+        var v = UInt64(bitPattern: (value << 1) ^ (value >> 63))
         while v >= 0x80 {
             byte(UInt8(truncatingIfNeeded: v) | 0x80)
             v >>= 7
@@ -191,10 +189,10 @@ private struct VarintWriter {
 
     @inline(__always) mutating func bytes(_ b: [UInt8]?) {
         guard let b else {
-            varint(1)  // zigzag(-1)
+            varlong(-1)
             return
         }
-        varint(zigzag32(Int32(b.count)))
+        varlong(Int64(b.count))
         b.withUnsafeBytes { raw($0) }
     }
 }

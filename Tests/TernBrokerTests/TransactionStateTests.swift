@@ -34,14 +34,9 @@ import TernStorage
     }
 
     @Test func partitionTracksLsoAndRebuildsItFromTheLog() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-txn-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let logger = Logger(label: "test")
-        let tp = TopicPartition(topic: "t", partition: 0)
-        let manager = LogManager(logDirs: [dir], logger: logger)
-        _ = try manager.startup()
-        let log = try manager.getOrCreateLog(tp)
-        let partition = Partition(topicPartition: tp, log: log, logger: logger)
+        let fixture = try PartitionFixture()
+        defer { fixture.remove() }
+        let partition = fixture.partition
         func append(_ records: ByteBuffer) throws {
             let headers = try RecordBatchValidator.validate(records, options: .init())
             _ = try partition.appendAsLeader(records, headers: headers)
@@ -57,7 +52,7 @@ import TernStorage
         #expect(partition.lastStableOffset == 7)
 
         // A new Partition over the same log rebuilds both from the stored batches.
-        let reopened = Partition(topicPartition: tp, log: log, logger: logger)
+        let reopened = fixture.reopened()
         #expect(reopened.lastStableOffset == 7)
         #expect(reopened.abortedTransactions(from: 0, to: 8) == [.init(producerId: 7, firstOffset: 2, lastOffset: 6)])
         // The marker's epoch is the producer's now: an older epoch is refused.
@@ -68,20 +63,15 @@ import TernStorage
         #expect(throws: Partition.AppendFailure.self) {
             _ = try partition.appendAsLeader(stale, headers: try RecordBatchValidator.validate(stale, options: .init()))
         }
-        try manager.shutdown()
+        try fixture.manager.shutdown()
     }
 
     /// A marker from a coordinator that lost its `__transaction_state` partition (an older coordinator epoch) is
     /// refused with TRANSACTION_COORDINATOR_FENCED, also after the partition is rebuilt from its log.
     @Test func markerOfAnOlderCoordinatorEpochIsFenced() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-txn-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let logger = Logger(label: "test")
-        let tp = TopicPartition(topic: "t", partition: 0)
-        let manager = LogManager(logDirs: [dir], logger: logger)
-        _ = try manager.startup()
-        let log = try manager.getOrCreateLog(tp)
-        let partition = Partition(topicPartition: tp, log: log, logger: logger)
+        let fixture = try PartitionFixture()
+        defer { fixture.remove() }
+        let (log, partition) = (fixture.log, fixture.partition)
         let records = batch(pid: 7, transactional: true, count: 1, baseOffset: 0)
         _ = try partition.appendAsLeader(records, headers: try RecordBatchValidator.validate(records, options: .init()))
         try partition.writeTransactionMarker(producerId: 7, producerEpoch: 0, commit: true, coordinatorEpoch: 3, timestamp: 0)
@@ -98,11 +88,33 @@ import TernStorage
         let end = log.logEndOffset
         #expect(fencedCode(partition, coordinatorEpoch: 2) == .transactionCoordinatorFenced)
         #expect(log.logEndOffset == end, "nothing written")
-        let reopened = Partition(topicPartition: tp, log: log, logger: logger)
+        let reopened = fixture.reopened()
         #expect(fencedCode(reopened, coordinatorEpoch: 2) == .transactionCoordinatorFenced, "rebuilt from the stored marker")
         #expect(fencedCode(reopened, coordinatorEpoch: 3) == nil, "the same coordinator epoch writes")
         #expect(fencedCode(reopened, coordinatorEpoch: 4) == nil)
         #expect(fencedCode(reopened, coordinatorEpoch: 3) == .transactionCoordinatorFenced)
-        try manager.shutdown()
+        try fixture.manager.shutdown()
     }
+}
+
+/// A partition over a fresh log in a temporary directory.
+private struct PartitionFixture {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-txn-\(UUID().uuidString)").path
+    let logger = Logger(label: "test")
+    let tp = TopicPartition(topic: "t", partition: 0)
+    let manager: LogManager
+    let log: Log
+    let partition: Partition
+
+    init() throws {
+        manager = LogManager(logDirs: [dir], logger: logger)
+        _ = try manager.startup()
+        log = try manager.getOrCreateLog(tp)
+        partition = Partition(topicPartition: tp, log: log, logger: logger)
+    }
+
+    /// A new Partition over the same log, rebuilding its state from the stored batches.
+    func reopened() -> Partition { Partition(topicPartition: tp, log: log, logger: logger) }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
 }
